@@ -1,0 +1,96 @@
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use crate::error::{panic_message, BoxError};
+
+/// What to do when a connection's handler fails (returns `Err` or panics), as Async's
+/// `on_handler_error`.
+///
+/// In every case the failed connection's socket is closed and every other connection
+/// carries on.
+pub enum OnHandlerError<A> {
+    /// Log the error through `tracing` at WARN level and keep serving. The default: Async
+    /// makes you choose, and a server that drops errors silently is hard to debug.
+    Log,
+    /// Drop the error and keep serving.
+    Ignore,
+    /// Stop accepting and close the listening socket (as
+    /// [`Server::close`](crate::Server::close)); awaiting the [`Server`](crate::Server)
+    /// then yields the error.
+    Raise,
+    /// Call the function with the peer's address and the error, and keep serving. If the
+    /// function panics, the server stops as for [`Raise`](Self::Raise).
+    Call(HandlerErrorCallback<A>),
+}
+
+/// The function [`OnHandlerError::Call`] calls with a failed connection's peer and error.
+pub type HandlerErrorCallback<A> = Arc<dyn Fn(&A, &BoxError) + Send + Sync>;
+
+impl<A> OnHandlerError<A> {
+    /// [`OnHandlerError::Call`] with `f`.
+    pub fn call(f: impl Fn(&A, &BoxError) + Send + Sync + 'static) -> Self {
+        OnHandlerError::Call(Arc::new(f))
+    }
+}
+
+// By hand: a derived `Default` would demand `A: Default`.
+#[allow(clippy::derivable_impls)]
+impl<A> Default for OnHandlerError<A> {
+    fn default() -> Self {
+        OnHandlerError::Log
+    }
+}
+
+// By hand: a derived `Clone` would demand `A: Clone`, which the `Arc` does not need.
+impl<A> Clone for OnHandlerError<A> {
+    fn clone(&self) -> Self {
+        match self {
+            OnHandlerError::Log => OnHandlerError::Log,
+            OnHandlerError::Ignore => OnHandlerError::Ignore,
+            OnHandlerError::Raise => OnHandlerError::Raise,
+            OnHandlerError::Call(f) => OnHandlerError::Call(Arc::clone(f)),
+        }
+    }
+}
+
+impl<A> fmt::Debug for OnHandlerError<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OnHandlerError::Log => f.write_str("Log"),
+            OnHandlerError::Ignore => f.write_str("Ignore"),
+            OnHandlerError::Raise => f.write_str("Raise"),
+            OnHandlerError::Call(_) => f.write_str("Call(..)"),
+        }
+    }
+}
+
+/// The policy with what `Raise` means here; one per server, shared by every connection.
+pub(super) struct Policy<A> {
+    pub(super) on_error: OnHandlerError<A>,
+    pub(super) raise: Box<dyn Fn(A, BoxError) + Send + Sync>,
+}
+
+impl<A: fmt::Debug> Policy<A> {
+    pub(super) fn handle(&self, peer: A, error: BoxError) {
+        match &self.on_error {
+            OnHandlerError::Log => tracing::warn!(?peer, %error, "connection handler failed"),
+            OnHandlerError::Ignore => {}
+            OnHandlerError::Raise => {
+                tracing::error!(?peer, %error, "connection handler failed; raising");
+                (self.raise)(peer, error);
+            }
+            OnHandlerError::Call(f) => {
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(&peer, &error))) {
+                    tracing::error!(
+                        ?peer,
+                        %error,
+                        panic = %panic_message(&*payload),
+                        "the on_handler_error callback panicked; raising"
+                    );
+                    (self.raise)(peer, error);
+                }
+            }
+        }
+    }
+}

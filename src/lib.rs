@@ -1,0 +1,81 @@
+//! TCP and Unix-socket servers on tokio, in the tower style: what Jane Street's Async
+//! `Tcp.Server` gives OCaml programs.
+//!
+//! Every accepted connection is a request `(peer address, stream)` to a
+//! [`tower::Service`]. The server's policies (`max_connections`, `on_handler_error`,
+//! dropping incoming connections, closing) are [layers](layer) around it, and any tower
+//! middleware can go between them and your service.
+//!
+//! ```
+//! use std::io;
+//! use tcp_serve::{service_fn, Connection, Inet, Serve, WhereToListen};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // An echo server on a port the OS picks.
+//! let server = Serve::new(WhereToListen::localhost_port_chosen_by_os())
+//!     .max_connections(100)
+//!     .serve(service_fn(|(_peer, mut stream): Connection<Inet>| async move {
+//!         let (mut reader, mut writer) = stream.split();
+//!         tokio::io::copy(&mut reader, &mut writer).await?;
+//!         Ok::<_, io::Error>(())
+//!     }))
+//!     .await?;
+//!
+//! // A client sees its bytes come back.
+//! let mut client = tokio::net::TcpStream::connect(("127.0.0.1", server.listening_on())).await?;
+//! client.write_all(b"hello").await?;
+//! let mut echoed = [0; 5];
+//! client.read_exact(&mut echoed).await?;
+//! assert_eq!(&echoed, b"hello");
+//!
+//! // Stop accepting; the future resolves once the listening socket is closed.
+//! server.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Map from Async's `Tcp.Server`
+//!
+//! | Async | here |
+//! |---|---|
+//! | `create_sock where_to_listen handler` | [`Serve::new`]`(where).`[`serve`](Serve::serve)`(service)` |
+//! | `Where_to_listen` | [`WhereToListen`], for [`Inet`] or [`Unix`] |
+//! | `?max_connections ?max_accepts_per_batch ?backlog ?socket` | [`Serve`]'s methods of those names |
+//! | `~on_handler_error:(`Raise \| `Ignore \| `Call f)` | [`OnHandlerError`] |
+//! | `close ?close_existing_connections`, `close_finished`, `is_closed` | [`Server::close`], [`Server::close_with`], [`Server::close_finished`], [`Server::is_closed`] |
+//! | `close_finished_and_handlers_determined` | [`Server::handlers_finished`] |
+//! | `listening_on`, `listening_on_address`, `listening_socket` | [`Server`]'s methods of those names |
+//! | `num_connections`, `set_drop_incoming_connections`, `invariant`, `sexp_of_t` | [`Server`]'s methods of those names, and `Debug` |
+//!
+//! Beyond Async: [`Server::drain`] (stop accepting, tell handlers through a
+//! [`ShutdownSignal`], wait up to a deadline, close the rest), and accept errors such as
+//! `EMFILE` that pause and recover instead of stopping the server.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+#![doc(test(attr(deny(warnings))))]
+
+mod accept;
+mod bind;
+mod error;
+mod listen;
+mod listening_socket;
+mod serve;
+mod server;
+mod shutdown;
+
+pub mod layer;
+
+pub use crate::error::{BoxError, Endpoint, Error, HandlerPanicked, ServerError};
+pub use crate::layer::OnHandlerError;
+pub use crate::listen::{Family, Inet, Unix, WhereToListen};
+pub use crate::listening_socket::ListeningSocket;
+pub use crate::serve::Serve;
+pub use crate::server::{CloseFinished, InetServer, Server, Stopped, UnixServer};
+pub use crate::shutdown::{Drained, ExistingConnections, ShutdownSignal};
+pub use tower::{self, service_fn};
+
+/// What a handler is called with: the peer's address and the connection's stream.
+pub type Connection<F> = (<F as Family>::Addr, <F as Family>::Stream);

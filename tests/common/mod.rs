@@ -1,0 +1,92 @@
+//! Helpers the end-to-end tests share: bounded waits, an echo service, clients.
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use tcp_serve::{service_fn, Connection, Family, Inet, InetServer, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The longest any single event may take before a test fails instead of hanging.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// How long a client waits to conclude that nothing is coming (no bytes, no EOF). Only for
+/// asserting an absence, where there is no event to await.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+/// Awaits `future`, failing the test if it takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+    }
+}
+
+/// A service that echoes every byte until the client closes its write side.
+pub fn echo<F: Family>() -> impl tower::Service<
+    Connection<F>,
+    Response = (),
+    Error = io::Error,
+    Future = impl Future<Output = io::Result<()>> + Send + 'static,
+> + Send
+       + 'static {
+    service_fn(|(_peer, stream): Connection<F>| async move {
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        tokio::io::copy(&mut reader, &mut writer).await?;
+        writer.shutdown().await
+    })
+}
+
+/// Connects a TCP client to `server` on 127.0.0.1.
+pub async fn connect(server: &InetServer) -> TcpStream {
+    within("connect", TcpStream::connect(("127.0.0.1", server.listening_on())))
+        .await
+        .expect("connect to the server")
+}
+
+/// Writes `message` and asserts the same bytes come back.
+pub async fn assert_echoes<S>(stream: &mut S, message: &[u8])
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    stream.write_all(message).await.expect("write to the server");
+    let mut echoed = vec![0; message.len()];
+    within("the echo", stream.read_exact(&mut echoed)).await.expect("read the echo");
+    assert_eq!(echoed, message, "the server echoed other bytes");
+}
+
+/// Asserts the server ends the connection: a read sees EOF or a reset, within [`WAIT`].
+pub async fn assert_closed_by_server<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) {
+    let mut buf = [0; 64];
+    loop {
+        match within("the server to close the connection", stream.read(&mut buf)).await {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("reading from a closed connection failed oddly: {e}"),
+        }
+    }
+}
+
+/// Asserts no byte and no EOF arrives for [`QUIET`]: the connection is open and unserved.
+pub async fn assert_no_reply<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) {
+    let mut buf = [0; 64];
+    if let Ok(result) = tokio::time::timeout(QUIET, stream.read(&mut buf)).await {
+        panic!("expected silence from the server, got {result:?}");
+    }
+}
+
+/// Waits until `server.num_connections()` equals `n`, polling (there is no event for it).
+pub async fn until_connections<F: Family>(server: &Server<F>, n: usize) {
+    within(&format!("num_connections to reach {n}"), async {
+        while server.num_connections() != n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+/// Keeps the compiler from warning about unused helpers in test files using only some.
+pub fn _inet(_: Inet) {}
