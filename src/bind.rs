@@ -35,6 +35,7 @@ pub struct Bound<F: Family> {
     pub(crate) listener: F::Listener,
     pub(crate) addr: F::Addr,
     pub(crate) listening_on: F::ListeningOn,
+    pub(crate) endpoint: Endpoint,
 }
 
 pub(crate) fn inet(addr: SocketAddr, mut options: BindOptions) -> Result<Bound<Inet>, Error> {
@@ -72,7 +73,7 @@ pub(crate) fn inet(addr: SocketAddr, mut options: BindOptions) -> Result<Bound<I
     let addr = listener
         .local_addr()
         .map_err(|e| io_error("read the bound address", &endpoint, e))?;
-    Ok(Bound { listening_on: addr.port(), addr, listener })
+    Ok(Bound { listening_on: addr.port(), endpoint: Endpoint::Inet(addr), addr, listener })
 }
 
 pub(crate) fn unix(path: &Path, mut options: BindOptions) -> Result<Bound<Unix>, Error> {
@@ -95,7 +96,7 @@ pub(crate) fn unix(path: &Path, mut options: BindOptions) -> Result<Bound<Unix>,
     let addr = listener
         .local_addr()
         .map_err(|e| io_error("read the bound address", &endpoint, e))?;
-    Ok(Bound { listening_on: path.to_path_buf(), addr, listener })
+    Ok(Bound { listening_on: path.to_path_buf(), addr, listener, endpoint })
 }
 
 /// Checks a caller's socket fits the address. It is bound as given: Async sets no

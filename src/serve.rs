@@ -190,7 +190,7 @@ impl<F: Family, L> Serve<F, L> {
             reuseport: self.reuseport,
             socket: self.socket,
         };
-        let Bound { listener, addr, listening_on } =
+        let Bound { listener, addr, listening_on, endpoint } =
             F::bind(self.where_to_listen.bind_to(), options)?;
         let listener_closed = CancellationToken::new();
         let listener = Arc::new(ListenerCell::new(listener, listener_closed.clone()));
@@ -207,6 +207,7 @@ impl<F: Family, L> Serve<F, L> {
             limits,
             addr,
             listening_on,
+            endpoint,
         });
 
         let raise_to = Arc::clone(&shared);

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::error::ServerError;
+use crate::error::{Endpoint, ServerError};
 use crate::layer::DropIncomingSwitch;
 use crate::listen::Family;
 use crate::listening_socket::{ListenerCell, ListeningSocket};
@@ -51,6 +51,7 @@ pub(crate) struct Shared<F: Family> {
     pub(crate) limits: Limits,
     pub(crate) addr: F::Addr,
     pub(crate) listening_on: F::ListeningOn,
+    pub(crate) endpoint: Endpoint,
 }
 
 impl<F: Family> Shared<F> {
@@ -107,6 +108,11 @@ impl<F: Family> Server<F> {
     /// The address the listening socket is bound to.
     pub fn listening_on_address(&self) -> F::Addr {
         self.shared.addr.clone()
+    }
+
+    /// Where the server listens, printable: the bound address (TCP) or the path (Unix).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.shared.endpoint
     }
 
     /// A view of the listening socket, or `None` once the server is closed.
@@ -265,8 +271,8 @@ impl<F: Family> fmt::Debug for Server<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let limits = &self.shared.limits;
         f.debug_struct("Server")
+            .field("endpoint", &self.shared.endpoint)
             .field("listening_on", &self.shared.listening_on)
-            .field("address", &self.shared.addr)
             .field("num_connections", &self.num_connections())
             .field("max_connections", &limits.max_connections)
             .field("max_accepts_per_batch", &limits.max_accepts_per_batch)

@@ -15,3 +15,6 @@ pub mod future;
 pub use self::layer::DropIncomingLayer;
 pub use self::service::DropIncoming;
 pub use self::switch::DropIncomingSwitch;
+
+#[cfg(test)]
+mod tests;

@@ -15,3 +15,6 @@ pub mod future;
 pub use self::layer::ErrorPolicyLayer;
 pub use self::policy::{HandlerErrorCallback, OnHandlerError};
 pub use self::service::ErrorPolicy;
+
+#[cfg(test)]
+mod tests;

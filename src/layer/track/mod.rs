@@ -15,3 +15,6 @@ pub mod future;
 
 pub use self::layer::TrackLayer;
 pub use self::service::Track;
+
+#[cfg(test)]
+mod tests;
