@@ -162,7 +162,10 @@ where
         }
         let now = Instant::now();
         if self.limit_logged_at.is_none_or(|at| now - at >= LIMIT_LOG_INTERVAL) {
-            tracing::info!(max_connections = max, "at max_connections; accepting again when one ends");
+            tracing::info!(
+                max_connections = max,
+                "at max_connections; accepting again when one ends"
+            );
             self.limit_logged_at = Some(now);
         }
     }
@@ -219,7 +222,8 @@ struct Backoff {
 
 impl Backoff {
     fn next(&mut self) -> Duration {
-        let pause = self.last.map_or(ACCEPT_BACKOFF_FIRST, |last| (last * 2).min(ACCEPT_BACKOFF_MAX));
+        let pause =
+            self.last.map_or(ACCEPT_BACKOFF_FIRST, |last| (last * 2).min(ACCEPT_BACKOFF_MAX));
         self.last = Some(pause);
         pause
     }

@@ -70,9 +70,8 @@ pub(crate) fn inet(addr: SocketAddr, mut options: BindOptions) -> Result<Bound<I
     listen(&socket, options.backlog, &endpoint)?;
     let listener = TcpListener::from_std(socket.into())
         .map_err(|e| io_error("register the listener with tokio", &endpoint, e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| io_error("read the bound address", &endpoint, e))?;
+    let addr =
+        listener.local_addr().map_err(|e| io_error("read the bound address", &endpoint, e))?;
     Ok(Bound { listening_on: addr.port(), endpoint: Endpoint::Inet(addr), addr, listener })
 }
 
@@ -93,24 +92,21 @@ pub(crate) fn unix(path: &Path, mut options: BindOptions) -> Result<Bound<Unix>,
     listen(&socket, options.backlog, &endpoint)?;
     let listener = UnixListener::from_std(socket.into())
         .map_err(|e| io_error("register the listener with tokio", &endpoint, e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| io_error("read the bound address", &endpoint, e))?;
+    let addr =
+        listener.local_addr().map_err(|e| io_error("read the bound address", &endpoint, e))?;
     Ok(Bound { listening_on: path.to_path_buf(), addr, listener, endpoint })
 }
 
 /// Checks a caller's socket fits the address. It is bound as given: Async sets no
 /// `SO_REUSEADDR` on a caller's socket, and neither do we.
 fn supplied(socket: Socket, domain: Domain, endpoint: &Endpoint) -> Result<Socket, Error> {
-    let ty = socket
-        .r#type()
-        .map_err(|e| io_error("read the supplied socket's type", endpoint, e))?;
+    let ty =
+        socket.r#type().map_err(|e| io_error("read the supplied socket's type", endpoint, e))?;
     if ty != Type::STREAM {
         return Err(Error::NotAStreamSocket { found: format!("{ty:?}") });
     }
-    let found = socket
-        .domain()
-        .map_err(|e| io_error("read the supplied socket's domain", endpoint, e))?;
+    let found =
+        socket.domain().map_err(|e| io_error("read the supplied socket's domain", endpoint, e))?;
     if found != domain {
         return Err(Error::WrongFamily { endpoint: endpoint.clone(), found: format!("{found:?}") });
     }

@@ -49,6 +49,10 @@
 //! | `listening_on`, `listening_on_address`, `listening_socket` | [`Server`]'s methods of those names |
 //! | `num_connections`, `set_drop_incoming_connections`, `invariant`, `sexp_of_t` | [`Server`]'s methods of those names, and `Debug` |
 //!
+//! Async's `create`, whose handler gets a buffered reader and writer under a
+//! `buffer_age_limit`, is [`io::Buffered`]; [`io::Framing`] hands the handler a codec-framed
+//! connection instead.
+//!
 //! Beyond Async: [`Server::drain`] (stop accepting, tell handlers through a
 //! [`ShutdownSignal`], wait up to a deadline, close the rest), and accept errors such as
 //! `EMFILE` that pause and recover instead of stopping the server.
@@ -66,6 +70,7 @@ mod serve;
 mod server;
 mod shutdown;
 
+pub mod io;
 pub mod layer;
 
 pub use crate::error::{BoxError, Endpoint, Error, HandlerPanicked, ServerError};
@@ -79,3 +84,8 @@ pub use tower::{self, service_fn};
 
 /// What a handler is called with: the peer's address and the connection's stream.
 pub type Connection<F> = (<F as Family>::Addr, <F as Family>::Stream);
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -166,7 +166,9 @@ impl WhereToListen<Unix> {
     /// A Unix-domain socket at `path`, as Async's `Where_to_listen.of_file`.
     ///
     /// The file must not exist: a stale socket file left by a server that exited is
-    /// reported as [`Error::StaleUnixSocket`] rather than removed behind your back.
+    /// reported as [`Error::StaleUnixSocket`] rather than removed behind your back. The file
+    /// stays when the server closes, as with tokio's and Async's listeners: remove it
+    /// before binding the path again.
     pub fn unix(path: impl AsRef<Path>) -> Self {
         Self::new(path.as_ref().to_path_buf())
     }

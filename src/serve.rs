@@ -17,7 +17,9 @@ use tower::{Layer, Service, ServiceBuilder};
 use crate::accept::Acceptor;
 use crate::bind::{BindOptions, Bound};
 use crate::error::{BoxError, Error, ServerError};
-use crate::layer::{DropIncomingLayer, DropIncomingSwitch, ErrorPolicyLayer, OnHandlerError, TrackLayer};
+use crate::layer::{
+    DropIncomingLayer, DropIncomingSwitch, ErrorPolicyLayer, OnHandlerError, TrackLayer,
+};
 use crate::listen::{Family, WhereToListen};
 use crate::listening_socket::ListenerCell;
 use crate::server::{Limits, Server, Shared};
@@ -202,7 +204,6 @@ impl<F: Family, L> Serve<F, L> {
             close_connections: CancellationToken::new(),
             shutdown: self.shutdown,
             drop_incoming: DropIncomingSwitch::new(),
-            permits: Arc::new(Semaphore::new(limits.max_connections)),
             stopped_by: Mutex::new(None),
             limits,
             addr,
@@ -216,7 +217,7 @@ impl<F: Family, L> Serve<F, L> {
                 raise_to.stop(ServerError::Handler { peer, source: Arc::from(error) });
             }))
             .layer(DropIncomingLayer::new(shared.drop_incoming.clone()))
-            .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(&shared.permits)))
+            .layer(GlobalConcurrencyLimitLayer::new(limits.max_connections))
             .layer(TrackLayer::new(shared.connections.clone(), shared.close_connections.clone()))
             .layer(self.layer)
             .service(service);

@@ -1,15 +1,14 @@
 //! The handle of a running server: close it, drain it, look inside it.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use parking_lot::{Mutex, ReentrantMutex};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -44,8 +43,6 @@ pub(crate) struct Shared<F: Family> {
     // Cancelled when a drain begins; handlers watch it through `ShutdownSignal`.
     pub(crate) shutdown: CancellationToken,
     pub(crate) drop_incoming: DropIncomingSwitch,
-    // `max_connections` permits; each live connection holds one.
-    pub(crate) permits: Arc<Semaphore>,
     // Why the server stopped, if it stopped itself rather than being closed.
     pub(crate) stopped_by: Mutex<Option<ServerError<F::Addr>>>,
     pub(crate) limits: Limits,
@@ -230,8 +227,8 @@ impl<F: Family> Server<F> {
     ///
     /// # Panics
     ///
-    /// If a limit is below 1, more connections are live than `max_connections` (or than
-    /// the permits handed out), or the closed state is inconsistent. Each is a bug in this
+    /// If a limit is below 1, more connections are live than `max_connections`, or the
+    /// closed state is inconsistent. Each is a bug in this
     /// crate; the message names the broken condition.
     pub fn invariant(&self) {
         let limits = &self.shared.limits;
@@ -244,15 +241,11 @@ impl<F: Family> Server<F> {
             "{live} connections live, above max_connections {}",
             limits.max_connections
         );
-        let free = self.shared.permits.available_permits();
-        assert!(
-            live + free <= limits.max_connections,
-            "{live} connections live and {free} permits free, above max_connections {}: a \
-             connection is live without a permit",
-            limits.max_connections
-        );
         if self.is_closed() {
-            assert!(self.shared.stop_accepting.is_cancelled(), "closed, but the acceptor was not told");
+            assert!(
+                self.shared.stop_accepting.is_cancelled(),
+                "closed, but the acceptor was not told"
+            );
         }
         if self.shared.listener_closed.is_cancelled() || self.shared.stopped_by.lock().is_some() {
             assert!(self.is_closed(), "the listener is closed, but the server is not");

@@ -9,7 +9,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tcp_serve::{Endpoint, Error, Family, Inet, InetServer, Serve, Unix, UnixServer, WhereToListen};
+use tcp_serve::{
+    Endpoint, Error, Family, Inet, InetServer, Serve, Unix, UnixServer, WhereToListen,
+};
 use tokio::net::{TcpStream, UnixStream};
 
 async fn serve_echo(where_to_listen: WhereToListen<Inet>) -> InetServer {
@@ -88,20 +90,21 @@ async fn listens_on_a_given_ip_or_address() {
 
 #[tokio::test]
 async fn listens_on_ipv6_loopback() {
-    let server = match Serve::new(WhereToListen::addr(SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], 0))))
-        .serve(echo::<Inet>())
-        .await
-    {
-        Ok(server) => server,
-        Err(Error::Io { source, .. })
-            if matches!(source.kind(), io::ErrorKind::AddrNotAvailable)
-                || source.raw_os_error() == Some(97 /* EAFNOSUPPORT */) =>
+    let server =
+        match Serve::new(WhereToListen::addr(SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], 0))))
+            .serve(echo::<Inet>())
+            .await
         {
-            println!("note: this machine has no ::1 ({source}); skipping the IPv6 test");
-            return;
-        }
-        Err(error) => panic!("binding [::1]:0 failed: {error}"),
-    };
+            Ok(server) => server,
+            Err(Error::Io { source, .. })
+                if matches!(source.kind(), io::ErrorKind::AddrNotAvailable)
+                    || source.raw_os_error() == Some(97 /* EAFNOSUPPORT */) =>
+            {
+                println!("note: this machine has no ::1 ({source}); skipping the IPv6 test");
+                return;
+            }
+            Err(error) => panic!("binding [::1]:0 failed: {error}"),
+        };
     let addr = server.listening_on_address();
     assert_eq!(addr, SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], server.listening_on())));
     assert_serves_at(server, addr).await;
@@ -184,7 +187,8 @@ async fn limits_default_to_asyncs_and_follow_the_builder() {
 /// lets only a couple of them complete their handshake, where the default 64 would take all.
 #[tokio::test]
 async fn backlog_bounds_the_clients_queued_while_at_max_connections() {
-    let server = Serve::new(localhost()).backlog(1).max_connections(1).serve(echo::<Inet>()).await.unwrap();
+    let server =
+        Serve::new(localhost()).backlog(1).max_connections(1).serve(echo::<Inet>()).await.unwrap();
     let mut served = connect(&server).await;
     assert_echoes(&mut served, b"the only slot").await;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, server.listening_on()));
@@ -210,7 +214,11 @@ async fn backlog_bounds_the_clients_queued_while_at_max_connections() {
 
 #[tokio::test]
 async fn a_supplied_socket_is_bound_and_served_without_reuseaddr() {
-    let server = Serve::new(localhost()).socket(tcp_socket(Domain::IPV4)).serve(echo::<Inet>()).await.unwrap();
+    let server = Serve::new(localhost())
+        .socket(tcp_socket(Domain::IPV4))
+        .serve(echo::<Inet>())
+        .await
+        .unwrap();
     assert!(!server.listening_socket().unwrap().sock_ref().reuse_address().unwrap());
     assert_echoes(&mut connect(&server).await, b"your socket").await;
     server.invariant();
@@ -221,7 +229,12 @@ async fn a_supplied_socket_is_bound_and_served_without_reuseaddr() {
 async fn a_supplied_socket_keeps_the_callers_reuseaddr() {
     let socket = tcp_socket(Domain::IPV4);
     socket.set_reuse_address(true).unwrap();
-    let server = Serve::new(localhost()).reuseaddr(false).socket(socket).serve(echo::<Inet>()).await.unwrap();
+    let server = Serve::new(localhost())
+        .reuseaddr(false)
+        .socket(socket)
+        .serve(echo::<Inet>())
+        .await
+        .unwrap();
     assert!(server.listening_socket().unwrap().sock_ref().reuse_address().unwrap());
     assert_echoes(&mut connect(&server).await, b"as you set it").await;
     server.invariant();
@@ -350,7 +363,8 @@ async fn a_supplied_socket_of_the_wrong_family_is_refused() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("echo.sock");
-    let error = refused(Serve::new(WhereToListen::unix(&path)).socket(tcp_socket(Domain::IPV4))).await;
+    let error =
+        refused(Serve::new(WhereToListen::unix(&path)).socket(tcp_socket(Domain::IPV4))).await;
     assert!(
         matches!(&error, Error::WrongFamily { endpoint: Endpoint::Unix(p), .. } if *p == path),
         "got {error:?}"

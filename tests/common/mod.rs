@@ -1,6 +1,8 @@
 //! Helpers the end-to-end tests share: bounded waits, an echo service, clients.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod example;
+
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -24,14 +26,23 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
     }
 }
 
+/// The services the tests serve: a handler of `F`'s connections, as `Serve::serve` takes.
+pub trait TestService<F: Family>:
+    tower::Service<Connection<F>, Response = (), Error = io::Error, Future: Send + 'static>
+    + Send
+    + 'static
+{
+}
+
+impl<F: Family, S> TestService<F> for S where
+    S: tower::Service<Connection<F>, Response = (), Error = io::Error, Future: Send + 'static>
+        + Send
+        + 'static
+{
+}
+
 /// A service that echoes every byte until the client closes its write side.
-pub fn echo<F: Family>() -> impl tower::Service<
-    Connection<F>,
-    Response = (),
-    Error = io::Error,
-    Future = impl Future<Output = io::Result<()>> + Send + 'static,
-> + Send
-       + 'static {
+pub fn echo<F: Family>() -> impl TestService<F> {
     service_fn(|(_peer, stream): Connection<F>| async move {
         let (mut reader, mut writer) = tokio::io::split(stream);
         tokio::io::copy(&mut reader, &mut writer).await?;

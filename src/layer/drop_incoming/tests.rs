@@ -8,12 +8,14 @@ use super::{DropIncomingLayer, DropIncomingSwitch};
 #[tokio::test]
 async fn serves_while_off_and_drops_while_on() {
     let switch = DropIncomingSwitch::new();
-    let (mut service, mut handle) = mock::spawn_layer::<Arc<()>, (), _>(DropIncomingLayer::new(switch.clone()));
+    let (mut service, mut handle) =
+        mock::spawn_layer::<Arc<()>, (), _>(DropIncomingLayer::new(switch.clone()));
     let connection = Arc::new(());
 
     assert_ready_ok!(service.poll_ready());
     let served = service.call(Arc::clone(&connection));
-    let (request, reply) = handle.next_request().await.expect("the request reaches the inner service");
+    let (request, reply) =
+        handle.next_request().await.expect("the request reaches the inner service");
     drop(request);
     reply.send_response(());
     assert_ready_ok!(tokio_test::task::spawn(served).poll());
@@ -28,7 +30,8 @@ async fn serves_while_off_and_drops_while_on() {
 
 #[tokio::test]
 async fn is_ready_only_when_the_inner_service_is() {
-    let (mut service, mut handle) = mock::spawn_layer::<(), (), _>(DropIncomingLayer::new(DropIncomingSwitch::new()));
+    let (mut service, mut handle) =
+        mock::spawn_layer::<(), (), _>(DropIncomingLayer::new(DropIncomingSwitch::new()));
     handle.allow(0);
     assert_pending!(service.poll_ready());
     handle.allow(1);

@@ -56,7 +56,8 @@ where
         // unwind into the acceptor. It is reported when the future is first polled, on the
         // connection's task, never while the acceptor holds the server's lock.
         let inner = &mut self.inner;
-        let future = match panic::catch_unwind(AssertUnwindSafe(|| inner.call((peer.clone(), io)))) {
+        let future = match panic::catch_unwind(AssertUnwindSafe(|| inner.call((peer.clone(), io))))
+        {
             Ok(future) => Ok(future),
             Err(payload) => Err(HandlerPanicked::from_payload(payload).into()),
         };

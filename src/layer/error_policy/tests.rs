@@ -10,17 +10,22 @@ use crate::error::BoxError;
 /// What the policy under test reported: `(peer, error message, raised)`.
 type Reports = Arc<Mutex<Vec<(u16, String, bool)>>>;
 
-fn layer(on_error: impl FnOnce(Reports) -> OnHandlerError<u16>) -> (ErrorPolicyLayer<u16>, Reports) {
+fn layer(
+    on_error: impl FnOnce(Reports) -> OnHandlerError<u16>,
+) -> (ErrorPolicyLayer<u16>, Reports) {
     let reports = Reports::default();
     let raised = Arc::clone(&reports);
-    let layer = ErrorPolicyLayer::new(on_error(Arc::clone(&reports)), move |peer, error: BoxError| {
-        raised.lock().unwrap().push((peer, error.to_string(), true));
-    });
+    let layer =
+        ErrorPolicyLayer::new(on_error(Arc::clone(&reports)), move |peer, error: BoxError| {
+            raised.lock().unwrap().push((peer, error.to_string(), true));
+        });
     (layer, reports)
 }
 
 fn calling(reports: Reports) -> OnHandlerError<u16> {
-    OnHandlerError::call(move |peer, error| reports.lock().unwrap().push((*peer, error.to_string(), false)))
+    OnHandlerError::call(move |peer, error| {
+        reports.lock().unwrap().push((*peer, error.to_string(), false))
+    })
 }
 
 #[tokio::test]
@@ -53,9 +58,10 @@ async fn raise_runs_the_raise_function_and_ignore_does_nothing() {
 #[tokio::test]
 async fn panics_in_call_and_in_the_future_become_errors() {
     let (layer, reports) = layer(calling);
-    let mut in_call = layer.layer(service_fn(|_: (u16, ())| -> std::future::Ready<Result<(), BoxError>> {
-        panic!("in call")
-    }));
+    let mut in_call =
+        layer.layer(service_fn(|_: (u16, ())| -> std::future::Ready<Result<(), BoxError>> {
+            panic!("in call")
+        }));
     assert_ready_ok!(tokio_test::task::spawn(in_call.call((1, ()))).poll());
     let mut in_future = layer.layer(service_fn(|_: (u16, ())| async {
         panic!("in the future");
