@@ -8,6 +8,7 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
+use tracing::Instrument;
 
 use crate::error::{BoxError, ServerError};
 use crate::listen::Family;
@@ -36,6 +38,8 @@ pub(crate) struct Acceptor<F: Family, S> {
     service: S,
     backoff: Backoff,
     limit_logged_at: Option<Instant>,
+    // The id of the next connection, for its tracing span.
+    next_id: u64,
 }
 
 /// How a batch of non-waiting accepts ended.
@@ -55,7 +59,14 @@ where
     S::Future: Send + 'static,
 {
     pub(crate) fn new(shared: Arc<Shared<F>>, listener: Arc<ListenerCell<F>>, service: S) -> Self {
-        Acceptor { shared, listener, service, backoff: Backoff::default(), limit_logged_at: None }
+        Acceptor {
+            shared,
+            listener,
+            service,
+            backoff: Backoff::default(),
+            limit_logged_at: None,
+            next_id: 0,
+        }
     }
 
     pub(crate) async fn run(mut self) {
@@ -126,16 +137,23 @@ where
         Batch::Full
     }
 
-    /// Calls the service with a connection and spawns its future, unless the server has
-    /// closed since the accept; then the connection is dropped and `false` returned.
+    /// Calls the service with a connection and spawns its future, in a span naming the
+    /// peer, unless the server has closed since the accept; then the connection is dropped
+    /// and `false` returned.
     fn dispatch(&mut self, (stream, peer): (F::Stream, F::Addr)) -> bool {
         let listener = self.shared.listener.lock();
         if listener.borrow().is_none() {
             return false;
         }
-        let future = self.service.call((peer, stream));
+        self.next_id += 1;
+        self.shared.accepted.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!("connection", id = self.next_id, peer = ?peer);
+        let future = span.in_scope(|| {
+            tracing::debug!("accepted");
+            self.service.call((peer, stream))
+        });
         drop(listener);
-        tokio::spawn(future);
+        tokio::spawn(future.instrument(span));
         true
     }
 

@@ -60,6 +60,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod accept;
 mod bind;
@@ -72,13 +73,16 @@ mod shutdown;
 
 pub mod io;
 pub mod layer;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 
 pub use crate::error::{BoxError, Endpoint, Error, HandlerPanicked, ServerError};
 pub use crate::layer::OnHandlerError;
 pub use crate::listen::{Family, Inet, Unix, WhereToListen};
 pub use crate::listening_socket::ListeningSocket;
 pub use crate::serve::Serve;
-pub use crate::server::{CloseFinished, InetServer, Server, Stopped, UnixServer};
+pub use crate::server::{CloseFinished, InetServer, Metrics, Server, Stopped, UnixServer};
 pub use crate::shutdown::{Drained, ExistingConnections, ShutdownSignal};
 pub use tower::{self, service_fn};
 

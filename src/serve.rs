@@ -3,7 +3,8 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, ReentrantMutex};
 use socket2::Socket;
@@ -196,26 +197,35 @@ impl<F: Family, L> Serve<F, L> {
             F::bind(self.where_to_listen.bind_to(), options)?;
         let listener_closed = CancellationToken::new();
         let listener = Arc::new(ListenerCell::new(listener, listener_closed.clone()));
-        let shared = Arc::new(Shared {
-            listener: ReentrantMutex::new(RefCell::new(Some(Arc::clone(&listener)))),
-            stop_accepting: CancellationToken::new(),
-            listener_closed,
-            connections: TaskTracker::new(),
-            close_connections: CancellationToken::new(),
-            shutdown: self.shutdown,
-            drop_incoming: DropIncomingSwitch::new(),
-            stopped_by: Mutex::new(None),
-            limits,
-            addr,
-            listening_on,
-            endpoint,
+        let on_handler_error = self.on_handler_error;
+        let shared = Arc::new_cyclic(|shared: &Weak<Shared<F>>| {
+            // Weak: the server's state holds the layer, and the layer must not keep it alive.
+            let raise_to = Weak::clone(shared);
+            let raise = move |peer, error: BoxError| {
+                if let Some(shared) = raise_to.upgrade() {
+                    shared.stop(ServerError::Handler { peer, source: Arc::from(error) });
+                }
+            };
+            Shared {
+                listener: ReentrantMutex::new(RefCell::new(Some(Arc::clone(&listener)))),
+                stop_accepting: CancellationToken::new(),
+                listener_closed,
+                connections: TaskTracker::new(),
+                close_connections: CancellationToken::new(),
+                shutdown: self.shutdown,
+                error_policy: ErrorPolicyLayer::new(on_handler_error, raise),
+                drop_incoming: DropIncomingSwitch::new(),
+                accepted: AtomicU64::new(0),
+                stopped_by: Mutex::new(None),
+                limits,
+                addr,
+                listening_on,
+                endpoint,
+            }
         });
 
-        let raise_to = Arc::clone(&shared);
         let stack = ServiceBuilder::new()
-            .layer(ErrorPolicyLayer::new(self.on_handler_error, move |peer, error: BoxError| {
-                raise_to.stop(ServerError::Handler { peer, source: Arc::from(error) });
-            }))
+            .layer(shared.error_policy.clone())
             .layer(DropIncomingLayer::new(shared.drop_incoming.clone()))
             .layer(GlobalConcurrencyLimitLayer::new(limits.max_connections))
             .layer(TrackLayer::new(shared.connections.clone(), shared.close_connections.clone()))

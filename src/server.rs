@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::error::{Endpoint, ServerError};
-use crate::layer::DropIncomingSwitch;
+use crate::layer::{DropIncomingSwitch, ErrorPolicyLayer};
 use crate::listen::Family;
 use crate::listening_socket::{ListenerCell, ListeningSocket};
 use crate::shutdown::{Drained, ExistingConnections, ShutdownSignal};
@@ -42,7 +43,10 @@ pub(crate) struct Shared<F: Family> {
     pub(crate) close_connections: CancellationToken,
     // Cancelled when a drain begins; handlers watch it through `ShutdownSignal`.
     pub(crate) shutdown: CancellationToken,
+    pub(crate) error_policy: ErrorPolicyLayer<F::Addr>,
     pub(crate) drop_incoming: DropIncomingSwitch,
+    // Connections handed to the service stack (dropped ones included).
+    pub(crate) accepted: AtomicU64,
     // Why the server stopped, if it stopped itself rather than being closed.
     pub(crate) stopped_by: Mutex<Option<ServerError<F::Addr>>>,
     pub(crate) limits: Limits,
@@ -120,6 +124,20 @@ impl<F: Family> Server<F> {
     /// How many connections are being served now.
     pub fn num_connections(&self) -> usize {
         self.shared.connections.len()
+    }
+
+    /// The server's counters, read together.
+    pub fn metrics(&self) -> Metrics {
+        let accepted = self.shared.accepted.load(Ordering::Relaxed);
+        let dropped = self.shared.drop_incoming.dropped();
+        let open = self.num_connections();
+        Metrics {
+            accepted,
+            dropped,
+            failed: self.shared.error_policy.failures(),
+            open,
+            closed: accepted.saturating_sub(dropped).saturating_sub(open as u64),
+        }
     }
 
     /// The most connections served at once.
@@ -291,6 +309,24 @@ impl<F: Family> IntoFuture for Server<F> {
             }
         }))
     }
+}
+
+/// A snapshot of a server's counters, from [`Server::metrics`], for logs or an exporter
+/// such as Prometheus. Counters only grow, except `open`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Connections accepted, including those then dropped by
+    /// [`set_drop_incoming_connections`](Server::set_drop_incoming_connections).
+    pub accepted: u64,
+    /// Connections accepted and closed at once because dropping was on.
+    pub dropped: u64,
+    /// Connections whose handler returned an error or panicked.
+    pub failed: u64,
+    /// Connections being served now ([`Server::num_connections`]).
+    pub open: usize,
+    /// Connections served that have ended, whether well or not (`failed` among them).
+    pub closed: u64,
 }
 
 /// Resolves when a server's close has finished; see [`Server::close`].

@@ -50,6 +50,7 @@ where
         if self.switch.is_on() {
             // Dropping the request closes the connection's socket, here and now.
             drop(request);
+            self.switch.count_drop();
             tracing::debug!("dropped an incoming connection (drop_incoming_connections is on)");
             ResponseFuture::dropped()
         } else {

@@ -65,6 +65,7 @@ where
         // Drop the handler before reporting, so its socket is closed and it no longer
         // counts as a connection by the time the policy runs.
         this.state.set(State::Done);
+        tracing::debug!("connection closed");
         if let Some(error) = error {
             let peer = this.peer.take().expect("the peer is taken once, when the handler ends");
             this.policy.handle(peer, error);

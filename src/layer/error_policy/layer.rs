@@ -30,7 +30,14 @@ impl<A> ErrorPolicyLayer<A> {
         on_error: OnHandlerError<A>,
         raise: impl Fn(A, BoxError) + Send + Sync + 'static,
     ) -> Self {
-        ErrorPolicyLayer { policy: Arc::new(Policy { on_error, raise: Box::new(raise) }) }
+        let policy = Policy { on_error, raise: Box::new(raise), failures: Default::default() };
+        ErrorPolicyLayer { policy: Arc::new(policy) }
+    }
+
+    /// How many connections have failed (returned an error or panicked) so far, across
+    /// every service this layer made.
+    pub fn failures(&self) -> u64 {
+        self.policy.failures.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -1,5 +1,6 @@
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::{panic_message, BoxError};
@@ -69,10 +70,12 @@ impl<A> fmt::Debug for OnHandlerError<A> {
 pub(super) struct Policy<A> {
     pub(super) on_error: OnHandlerError<A>,
     pub(super) raise: Box<dyn Fn(A, BoxError) + Send + Sync>,
+    pub(super) failures: AtomicU64,
 }
 
 impl<A: fmt::Debug> Policy<A> {
     pub(super) fn handle(&self, peer: A, error: BoxError) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
         match &self.on_error {
             OnHandlerError::Log => tracing::warn!(?peer, %error, "connection handler failed"),
             OnHandlerError::Ignore => {}
