@@ -9,7 +9,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::net::{TcpListener, UnixListener};
 
 use crate::error::{Endpoint, Error};
-use crate::listen::{Family, Inet, Unix};
+use crate::listen::{Family, Inet, InetListener, Unix};
 
 /// How many times a bind to an OS-chosen port is tried when it reports `EADDRINUSE`, as
 /// Async retries: with `SO_REUSEADDR` the kernel can pick a port another socket holds.
@@ -25,6 +25,7 @@ pub struct BindOptions {
     pub(crate) backlog: i32,
     pub(crate) reuseaddr: bool,
     pub(crate) reuseport: bool,
+    pub(crate) nodelay: bool,
     pub(crate) socket: Option<Socket>,
 }
 
@@ -72,6 +73,7 @@ pub(crate) fn inet(addr: SocketAddr, mut options: BindOptions) -> Result<Bound<I
         .map_err(|e| io_error("register the listener with tokio", &endpoint, e))?;
     let addr =
         listener.local_addr().map_err(|e| io_error("read the bound address", &endpoint, e))?;
+    let listener = InetListener { listener, nodelay: options.nodelay };
     Ok(Bound { listening_on: addr.port(), endpoint: Endpoint::Inet(addr), addr, listener })
 }
 

@@ -63,23 +63,38 @@ impl Family for Inet {
     type ListeningOn = u16;
     type Stream = TcpStream;
     type BindTo = SocketAddr;
-    type Listener = TcpListener;
+    type Listener = InetListener;
 
     fn bind(to: &SocketAddr, options: BindOptions) -> Result<Bound<Self>, Error> {
         bind::inet(*to, options)
     }
 
     fn poll_accept(
-        listener: &TcpListener,
+        listener: &InetListener,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (stream, peer) = std::task::ready!(listener.poll_accept(cx))?;
-        // As Async does: a server's small replies should not wait for Nagle's algorithm.
+        let (stream, peer) = std::task::ready!(listener.listener.poll_accept(cx))?;
         // A failure means the peer already reset; the handler will see that on first use.
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
+        if listener.nodelay {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
+            }
         }
         Poll::Ready(Ok((stream, peer)))
+    }
+}
+
+/// A TCP listener, and whether its connections get `TCP_NODELAY`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct InetListener {
+    pub(crate) listener: TcpListener,
+    pub(crate) nodelay: bool,
+}
+
+impl std::os::fd::AsFd for InetListener {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.listener.as_fd()
     }
 }
 

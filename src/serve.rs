@@ -19,7 +19,7 @@ use crate::accept::Acceptor;
 use crate::bind::{BindOptions, Bound};
 use crate::error::{BoxError, Error, ServerError};
 use crate::layer::{
-    DropIncomingLayer, DropIncomingSwitch, ErrorPolicyLayer, OnHandlerError, TrackLayer,
+    CloseAll, DropIncomingLayer, DropIncomingSwitch, ErrorPolicyLayer, OnHandlerError, TrackLayer,
 };
 use crate::listen::{Family, WhereToListen};
 use crate::listening_socket::ListenerCell;
@@ -69,6 +69,7 @@ pub struct Serve<F: Family, L = Identity> {
     backlog: usize,
     reuseaddr: bool,
     reuseport: bool,
+    nodelay: bool,
     socket: Option<Socket>,
     on_handler_error: OnHandlerError<F::Addr>,
     shutdown: CancellationToken,
@@ -85,6 +86,7 @@ impl<F: Family> Serve<F> {
             backlog: DEFAULT_BACKLOG,
             reuseaddr: true,
             reuseport: false,
+            nodelay: true,
             socket: None,
             on_handler_error: OnHandlerError::default(),
             shutdown: CancellationToken::new(),
@@ -134,6 +136,15 @@ impl<F: Family, L> Serve<F, L> {
         self
     }
 
+    /// Sets `TCP_NODELAY` on each accepted TCP connection, so small replies go out at once
+    /// instead of waiting for Nagle's algorithm. Default `true`, as Async. A server that
+    /// streams bulk data in small writes may do better without it (see `BENCHMARKS.md`).
+    /// No effect on Unix sockets.
+    pub fn tcp_nodelay(mut self, nodelay: bool) -> Self {
+        self.nodelay = nodelay;
+        self
+    }
+
     /// Uses a socket you created, unbound, instead of creating one: set whatever options
     /// you need on it first. The server binds and listens it as given, without setting
     /// `SO_REUSEADDR`. Its domain must fit where the server listens.
@@ -158,6 +169,7 @@ impl<F: Family, L> Serve<F, L> {
             backlog: self.backlog,
             reuseaddr: self.reuseaddr,
             reuseport: self.reuseport,
+            nodelay: self.nodelay,
             socket: self.socket,
             on_handler_error: self.on_handler_error,
             shutdown: self.shutdown,
@@ -191,6 +203,7 @@ impl<F: Family, L> Serve<F, L> {
             backlog: i32::try_from(limits.backlog).expect("limits() checked the backlog fits"),
             reuseaddr: self.reuseaddr,
             reuseport: self.reuseport,
+            nodelay: self.nodelay,
             socket: self.socket,
         };
         let Bound { listener, addr, listening_on, endpoint } =
@@ -211,7 +224,7 @@ impl<F: Family, L> Serve<F, L> {
                 stop_accepting: CancellationToken::new(),
                 listener_closed,
                 connections: TaskTracker::new(),
-                close_connections: CancellationToken::new(),
+                close_connections: CloseAll::new(),
                 shutdown: self.shutdown,
                 error_policy: ErrorPolicyLayer::new(on_handler_error, raise),
                 drop_incoming: DropIncomingSwitch::new(),
@@ -277,6 +290,7 @@ impl<F: Family, L> fmt::Debug for Serve<F, L> {
             .field("backlog", &self.backlog)
             .field("reuseaddr", &self.reuseaddr)
             .field("reuseport", &self.reuseport)
+            .field("tcp_nodelay", &self.nodelay)
             .field("socket", &self.socket)
             .field("on_handler_error", &self.on_handler_error)
             .finish_non_exhaustive()

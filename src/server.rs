@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::error::{Endpoint, ServerError};
-use crate::layer::{DropIncomingSwitch, ErrorPolicyLayer};
+use crate::layer::{CloseAll, DropIncomingSwitch, ErrorPolicyLayer};
 use crate::listen::Family;
 use crate::listening_socket::{ListenerCell, ListeningSocket};
 use crate::shutdown::{Drained, ExistingConnections, ShutdownSignal};
@@ -39,8 +39,8 @@ pub(crate) struct Shared<F: Family> {
     // Cancelled when the listening fd is closed (by `ListenerCell`'s drop guard).
     pub(crate) listener_closed: CancellationToken,
     pub(crate) connections: TaskTracker,
-    // The parent of every connection's token: cancelling it closes them all.
-    pub(crate) close_connections: CancellationToken,
+    // Closing it ends every live connection.
+    pub(crate) close_connections: CloseAll,
     // Cancelled when a drain begins; handlers watch it through `ShutdownSignal`.
     pub(crate) shutdown: CancellationToken,
     pub(crate) error_policy: ErrorPolicyLayer<F::Addr>,
@@ -60,7 +60,7 @@ impl<F: Family> Shared<F> {
         self.stop_accepting.cancel();
         self.connections.close();
         if existing == ExistingConnections::Close {
-            self.close_connections.cancel();
+            self.close_connections.close();
         }
         // Our reference to the listener goes; the fd closes when the acceptor drops its own.
         let listener = self.listener.lock().borrow_mut().take();
@@ -199,7 +199,7 @@ impl<F: Family> Server<F> {
         let connections = self.shared.connections.clone();
         CloseFinished(Box::pin(async move {
             listener_closed.cancelled().await;
-            if close_connections.is_cancelled() {
+            if close_connections.is_closed() {
                 connections.wait().await;
             }
         }))

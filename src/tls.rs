@@ -54,7 +54,10 @@ pub struct TlsLayer {
 impl TlsLayer {
     /// A layer accepting TLS with `config` (certificates, ALPN protocols and so on).
     pub fn new(config: Arc<rustls::ServerConfig>) -> Self {
-        TlsLayer { acceptor: TlsAcceptor::from(config), handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT }
+        TlsLayer {
+            acceptor: TlsAcceptor::from(config),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
     }
 
     /// How long a client may take to complete its handshake before it is disconnected.

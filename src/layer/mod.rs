@@ -19,4 +19,4 @@ pub mod track;
 
 pub use self::drop_incoming::{DropIncoming, DropIncomingLayer, DropIncomingSwitch};
 pub use self::error_policy::{ErrorPolicy, ErrorPolicyLayer, OnHandlerError};
-pub use self::track::{Track, TrackLayer};
+pub use self::track::{CloseAll, Track, TrackLayer};

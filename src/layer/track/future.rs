@@ -6,8 +6,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project::pin_project;
-use tokio_util::sync::WaitForCancellationFutureOwned;
 use tokio_util::task::task_tracker::TrackedFuture;
+
+use super::close_all::Watch;
 
 /// A tracked handler that ends early, successfully, when the server closes all connections.
 #[pin_project]
@@ -16,13 +17,12 @@ pub struct ResponseFuture<F> {
     // before the count falls, so whoever waits on the tracker sees every fd closed.
     #[pin]
     handler: TrackedFuture<F>,
-    #[pin]
-    closed: WaitForCancellationFutureOwned,
+    watch: Watch,
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(handler: TrackedFuture<F>, closed: WaitForCancellationFutureOwned) -> Self {
-        ResponseFuture { handler, closed }
+    pub(super) fn new(handler: TrackedFuture<F>, watch: Watch) -> Self {
+        ResponseFuture { handler, watch }
     }
 }
 
@@ -34,16 +34,22 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if this.closed.poll(cx).is_ready() {
-            tracing::debug!("connection closed by the server");
-            return Poll::Ready(Ok(()));
+        if !this.watch.is_closed() {
+            if let Poll::Ready(result) = this.handler.poll(cx) {
+                return Poll::Ready(result);
+            }
+            // Only a handler that has to wait needs waking when the server closes it.
+            if this.watch.poll_closed(cx).is_pending() {
+                return Poll::Pending;
+            }
         }
-        this.handler.poll(cx)
+        tracing::debug!("connection closed by the server");
+        Poll::Ready(Ok(()))
     }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+        f.debug_struct("ResponseFuture").field("watch", &self.watch).finish_non_exhaustive()
     }
 }

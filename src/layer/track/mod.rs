@@ -3,16 +3,18 @@
 //!
 //! Each connection's future is tracked by a [`TaskTracker`](tokio_util::task::TaskTracker),
 //! whose `len` is the count and whose `wait` resolves once every tracked connection has
-//! ended, and watches a child of a [`CancellationToken`](tokio_util::sync::CancellationToken):
-//! cancelling the parent drops every handler, closing its socket. The handler is not told
+//! ended, and watches a [`CloseAll`] switch: closing it ends every handler, dropping it and
+//! so closing its socket. The handler is not told
 //! first; a graceful drain tells handlers through
 //! [`ShutdownSignal`](crate::ShutdownSignal) before it comes to this.
 
+mod close_all;
 mod layer;
 mod service;
 
 pub mod future;
 
+pub use self::close_all::CloseAll;
 pub use self::layer::TrackLayer;
 pub use self::service::Track;
 

@@ -1,9 +1,9 @@
 use std::task::{Context, Poll};
 
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
 
+use super::close_all::CloseAll;
 use super::future::ResponseFuture;
 
 /// Tracks the wrapped service's connections; see [`TrackLayer`](super::TrackLayer).
@@ -11,12 +11,12 @@ use super::future::ResponseFuture;
 pub struct Track<S> {
     inner: S,
     tracker: TaskTracker,
-    close_all: CancellationToken,
+    close_all: CloseAll,
 }
 
 impl<S> Track<S> {
     /// Wraps `inner`, tracking its connections in `tracker`.
-    pub fn new(inner: S, tracker: TaskTracker, close_all: CancellationToken) -> Self {
+    pub fn new(inner: S, tracker: TaskTracker, close_all: CloseAll) -> Self {
         Track { inner, tracker, close_all }
     }
 
@@ -49,9 +49,9 @@ where
     }
 
     fn call(&mut self, request: R) -> Self::Future {
-        // A child token per connection: polling it locks only this connection's node, not
-        // the server-wide parent every connection shares.
-        let closed = self.close_all.child_token().cancelled_owned();
-        ResponseFuture::new(self.tracker.track_future(self.inner.call(request)), closed)
+        ResponseFuture::new(
+            self.tracker.track_future(self.inner.call(request)),
+            self.close_all.watch(),
+        )
     }
 }

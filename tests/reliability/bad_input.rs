@@ -1,0 +1,249 @@
+//! Guarantee 7: bad input at the API is a clear error naming the problem, never a panic.
+//!
+//! One table: each case builds a server that must refuse to start, and the error's message
+//! must name what is wrong. tests/listen.rs checks each case's variant in detail; this
+//! checks them all together, and the privileged port as a process without
+//! `CAP_NET_BIND_SERVICE` (tests run as root, who may bind any port).
+
+use std::future::Future;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::pin::Pin;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tcp_serve::{Error, Family, Inet, Serve, Unix, WhereToListen};
+
+use crate::common::*;
+use crate::run_child;
+
+const CHILD_TEST: &str = "bad_input::child_a_privileged_port_without_the_capability";
+/// Marks the child's report of the error it got, for the parent to read.
+const CHILD_REPORT: &str = "[child] privileged port refused: ";
+
+/// A server starting: `Ok` with its description if it started (a failure of the case),
+/// the error's message (`Error::to_string`) if it refused.
+type Refusal = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+
+/// Starts `serve` with an echo service.
+fn start<F: Family>(serve: Serve<F>) -> Refusal {
+    Box::pin(async move {
+        let server = serve.serve(echo::<F>()).await.map_err(|e| e.to_string())?;
+        let description = format!("{server:?}");
+        server.close().await;
+        Ok(description)
+    })
+}
+
+fn tcp_socket(domain: Domain) -> Socket {
+    Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).expect("create a TCP socket")
+}
+
+fn localhost() -> WhereToListen<Inet> {
+    WhereToListen::localhost_port_chosen_by_os()
+}
+
+fn unix(path: &Path) -> Serve<Unix> {
+    Serve::new(WhereToListen::unix(path))
+}
+
+/// A case: its name, the server to start, and the words the error must contain.
+struct Case {
+    name: &'static str,
+    refusal: Refusal,
+    words: Vec<String>,
+}
+
+fn case(name: &'static str, refusal: Refusal, words: &[&str]) -> Case {
+    Case { name, refusal, words: words.iter().map(|w| w.to_string()).collect() }
+}
+
+/// How the privileged-port case can be checked here, if at all.
+async fn privileged_port_case() -> Option<Case> {
+    let words = &["127.0.0.1:1", "permission denied", "CAP_NET_BIND_SERVICE"];
+    match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 1)) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            let refusal = start(Serve::new(WhereToListen::localhost(1)));
+            return Some(case("a privileged port without permission", refusal, words));
+        }
+        Err(e) => {
+            println!("note: binding port 1 failed with {e}; the privileged-port case is skipped");
+            return None;
+        }
+        Ok(_) => {} // root, or CAP_NET_BIND_SERVICE: try again without the capability
+    }
+    let capsh = std::process::Command::new("capsh").arg("--print").output();
+    if !capsh.is_ok_and(|out| out.status.success()) {
+        println!(
+            "note: this process may bind port 1 and capsh (libcap2-bin) is missing, so the \
+             privileged-port case is skipped"
+        );
+        return None;
+    }
+    let drop_cap = ["capsh", "--drop=cap_net_bind_service", "--", "-c", r#"exec "$0" "$@""#];
+    let stdout = run_child(CHILD_TEST, &drop_cap).await;
+    let report = stdout.lines().find_map(|line| Some(&line[line.find(CHILD_REPORT)?..]));
+    let Some(message) = report.and_then(|line| line.strip_prefix(CHILD_REPORT)) else {
+        println!("note: without CAP_NET_BIND_SERVICE port 1 could still be bound; skipped");
+        return None;
+    };
+    // The child checked the variant; the table checks the message it reported.
+    let message = message.to_owned();
+    let refusal: Refusal = Box::pin(async move { Err(message) });
+    let name = "a privileged port without permission (a child without CAP_NET_BIND_SERVICE)";
+    Some(case(name, refusal, words))
+}
+
+#[tokio::test]
+async fn every_bad_input_is_a_clear_error_and_nothing_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+
+    // What the cases need in place.
+    let holder = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let taken = holder.local_addr().unwrap();
+    let too_long = path(&"x".repeat(110));
+    let stale = path("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let live = path("live.sock");
+    let live_server = unix(&live).serve(echo::<Unix>()).await.unwrap();
+    let missing = path("absent").join("echo.sock");
+    let regular = path("notes.txt");
+    std::fs::write(&regular, b"keep me").unwrap();
+    let for_tcp_socket = path("tcp.sock");
+    let listening = tcp_socket(Domain::IPV4);
+    listening.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).unwrap();
+    listening.listen(8).unwrap();
+    let bound = tcp_socket(Domain::IPV4);
+    bound.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).unwrap();
+    let udp = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+    let show = |p: &Path| p.display().to_string();
+
+    let mut cases = vec![
+        case(
+            "a port in use",
+            start(Serve::new(WhereToListen::localhost(taken.port()))),
+            &[&taken.to_string(), "already in use"],
+        ),
+        case("a Unix path too long", start(unix(&too_long)), &[&show(&too_long), "107", "long"]),
+        case(
+            "a stale Unix socket file",
+            start(unix(&stale)),
+            &[&show(&stale), "nothing is listening", "remove the file"],
+        ),
+        case(
+            "a live Unix server at the path",
+            start(unix(&live)),
+            &[&show(&live), "already in use"],
+        ),
+        case(
+            "a path in a missing directory",
+            start(unix(&missing)),
+            &[&show(&missing), "directory does not exist"],
+        ),
+        case(
+            "a regular file at the path",
+            start(unix(&regular)),
+            &[&show(&regular), "not a socket"],
+        ),
+        case(
+            "max_connections = 0",
+            start(Serve::new(localhost()).max_connections(0)),
+            &["max_connections", "set to 0", "between 1 and"],
+        ),
+        case(
+            "max_connections too large",
+            start(Serve::new(localhost()).max_connections(usize::MAX)),
+            &["max_connections", &usize::MAX.to_string(), "between 1 and"],
+        ),
+        case(
+            "backlog = 0",
+            start(Serve::new(localhost()).backlog(0)),
+            &["backlog", "set to 0", "between 1 and"],
+        ),
+        case(
+            "backlog beyond listen(2)'s int",
+            start(Serve::new(localhost()).backlog(i32::MAX as usize + 1)),
+            &["backlog", &i32::MAX.to_string()],
+        ),
+        case(
+            "max_accepts_per_batch = 0",
+            start(Serve::new(localhost()).max_accepts_per_batch(0)),
+            &["max_accepts_per_batch", "set to 0", "between 1 and"],
+        ),
+        case(
+            "a supplied IPv6 socket for an IPv4 address",
+            start(Serve::new(localhost()).socket(tcp_socket(Domain::IPV6))),
+            &["AF_INET6", "127.0.0.1:0", "domain"],
+        ),
+        case(
+            "a supplied TCP socket for a Unix path",
+            start(unix(&for_tcp_socket).socket(tcp_socket(Domain::IPV4))),
+            &["AF_INET", &show(&for_tcp_socket), "domain"],
+        ),
+        case(
+            "a supplied socket already listening",
+            start(Serve::new(localhost()).socket(listening)),
+            &["already listening"],
+        ),
+        case(
+            "a supplied socket already bound",
+            start(Serve::new(localhost()).socket(bound)),
+            &["127.0.0.1:0", "already bound"],
+        ),
+        case(
+            "a supplied UDP socket",
+            start(Serve::new(localhost()).socket(udp)),
+            &["SOCK_DGRAM", "STREAM"],
+        ),
+    ];
+    cases.extend(privileged_port_case().await);
+
+    let total = cases.len();
+    for Case { name, refusal, words } in cases {
+        // On its own task, so that a panic is reported as this case's.
+        let outcome = within(name, tokio::spawn(refusal)).await;
+        let message = match outcome {
+            Err(e) if e.is_panic() => panic!("{name}: the server panicked instead of refusing"),
+            Err(e) => panic!("{name}: {e}"),
+            Ok(Ok(server)) => panic!("{name}: the server started instead of refusing: {server}"),
+            Ok(Err(message)) => message,
+        };
+        println!("bad input: {name}: {message}");
+        for word in &words {
+            assert!(message.contains(word.as_str()), "{name}: {message:?} does not say {word:?}");
+        }
+    }
+    println!("bad input: {total} cases, each refused with an error naming the problem; 0 panics");
+
+    assert!(!too_long.exists() && !missing.exists() && !for_tcp_socket.exists());
+    assert!(stale.exists(), "the stale file is left for the user to remove");
+    assert_eq!(std::fs::read(&regular).unwrap(), b"keep me");
+    // The refusals left the live server and the port's holder as they were.
+    let mut client = within("connect", tokio::net::UnixStream::connect(&live)).await.unwrap();
+    assert_echoes(&mut client, b"still serving").await;
+    live_server.invariant();
+    within("close", live_server.close()).await;
+    drop(holder);
+}
+
+#[tokio::test]
+async fn child_a_privileged_port_without_the_capability() {
+    if !crate::is_child(CHILD_TEST) {
+        return; // run by the parent test, without CAP_NET_BIND_SERVICE
+    }
+    match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 1)) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+        outcome => {
+            println!("[child] note: port 1 can be bound here ({outcome:?})");
+            return;
+        }
+    }
+    match Serve::new(WhereToListen::localhost(1)).serve(echo::<Inet>()).await {
+        Ok(server) => panic!("a privileged port was bound without permission: {server:?}"),
+        Err(error) => {
+            assert!(matches!(error, Error::PermissionDenied { .. }), "got {error:?}");
+            println!("{CHILD_REPORT}{error}");
+        }
+    }
+}
