@@ -1,0 +1,172 @@
+//! HTTP/1.1 and HTTP/2 with hyper, on tcp-serve connections: the server accepts, limits and
+//! drains; hyper-util's auto connection builder speaks HTTP on each connection it is given.
+//!
+//! ```text
+//! cargo run --example hyper                         # TCP on 127.0.0.1:8080
+//! curl http://127.0.0.1:8080/                       # hello, 127.0.0.1:PORT (HTTP/1.1)
+//! curl --http2-prior-knowledge http://127.0.0.1:8080/   # the same over HTTP/2
+//! curl 'http://127.0.0.1:8080/slow?ms=2000'         # answers after 2 s
+//! cargo run --example hyper -- --unix /tmp/hyper.sock
+//! curl --unix-socket /tmp/hyper.sock http://localhost/
+//! ```
+//!
+//! Flags: those of the echo example. Environment: `DRAIN_DEADLINE_MS` (default 10000), how
+//! long a drain waits for requests in flight before closing their connections.
+//!
+//! On SIGINT or SIGTERM the server drains: it stops accepting (new connections are refused),
+//! tells every connection through the [`ShutdownSignal`], and each connection then calls
+//! hyper's `graceful_shutdown`: a request in flight is answered, an idle keep-alive
+//! connection is closed, HTTP/2 clients get a GOAWAY. The process exits 0 once all have
+//! finished, or at the deadline, closing those left.
+
+// This example runs its own signal loop (for its drain deadline), so not all of the shared
+// helpers are used.
+#[allow(dead_code)]
+mod common;
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use common::{Args, Listen};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tcp_serve::WhereToListen;
+use tcp_serve::{service_fn, BoxError, Connection, Family, Serve, Server, ShutdownSignal};
+use tokio::signal::unix::{signal, SignalKind};
+
+/// The longest `/slow` may take.
+const MAX_SLOW: Duration = Duration::from_secs(60);
+
+/// Answers one request; `peer` is the client of the connection it came on.
+async fn respond(peer: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    println!("hyper: {peer} {} {} {:?}", request.method(), request.uri(), request.version());
+    let reply = |status, body: String| {
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        response
+    };
+    match (request.method(), request.uri().path()) {
+        (&Method::GET, "/") => reply(StatusCode::OK, format!("hello, {peer}\n")),
+        (&Method::GET, "/slow") => {
+            let ms = request
+                .uri()
+                .query()
+                .into_iter()
+                .flat_map(|query| query.split('&'))
+                .find_map(|pair| pair.strip_prefix("ms="))
+                .and_then(|ms| ms.parse::<u64>().ok());
+            match ms.map(Duration::from_millis) {
+                Some(pause) if pause <= MAX_SLOW => {
+                    tokio::time::sleep(pause).await;
+                    reply(StatusCode::OK, format!("slept {} ms\n", pause.as_millis()))
+                }
+                _ => reply(StatusCode::BAD_REQUEST, "give /slow?ms=N, N at most 60000\n".into()),
+            }
+        }
+        _ => reply(StatusCode::NOT_FOUND, "not found\n".into()),
+    }
+}
+
+/// Serves HTTP on one connection until the client leaves or, after a drain begins, until
+/// hyper has finished the requests in flight.
+async fn serve_http<F: Family>(
+    (peer, stream): Connection<F>,
+    builder: auto::Builder<TokioExecutor>,
+    shutdown: ShutdownSignal,
+) -> Result<(), BoxError> {
+    let peer = format!("{peer:?}");
+    let service = hyper::service::service_fn(move |request| {
+        let peer = peer.clone();
+        async move { Ok::<_, Infallible>(respond(&peer, request).await) }
+    });
+    // `into_owned`: the connection keeps its own copy of the builder's settings.
+    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+    tokio::pin!(connection);
+    tokio::select! {
+        served = connection.as_mut() => return served,
+        () = shutdown.requested() => {}
+    }
+    // Finish what is in flight, take no new requests; keep polling until hyper is done.
+    connection.as_mut().graceful_shutdown();
+    match connection.await {
+        // A connection on which the client had not yet sent a byte ends as "Interrupted":
+        // that is our graceful shutdown, not a failure.
+        Err(error)
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::Interrupted) =>
+        {
+            Ok(())
+        }
+        served => served,
+    }
+}
+
+/// Prints where `server` listens, waits for SIGINT or SIGTERM, then drains it with
+/// `deadline`, saying when it no longer accepts and how the drain ended.
+async fn run_until_signal<F: Family>(
+    server: Server<F>,
+    deadline: Duration,
+) -> Result<(), Box<dyn Error>> {
+    println!("hyper: listening on {}", server.endpoint());
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+        stopped = server.clone() => stopped?,
+    }
+    let (drained, ()) = tokio::join!(server.drain(deadline), async {
+        // `drain` closes the listening socket first; from here connects are refused.
+        server.close_finished().await;
+        println!("hyper: draining {} connections; no longer accepting", server.num_connections());
+    });
+    println!("hyper: stopped ({drained:?})");
+    Ok(())
+}
+
+async fn run<F: Family>(
+    where_to_listen: WhereToListen<F>,
+    args: &Args,
+    deadline: Duration,
+) -> Result<(), Box<dyn Error>> {
+    let serve = args.configure(Serve::new(where_to_listen));
+    let shutdown = serve.shutdown_signal();
+    // One builder for every connection: HTTP/1.1, or HTTP/2 when the client opens with its
+    // preface (`curl --http2-prior-knowledge`).
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let server = serve
+        .serve(service_fn(move |connection| {
+            serve_http::<F>(connection, builder.clone(), shutdown.clone())
+        }))
+        .await?;
+    run_until_signal(server, deadline).await
+}
+
+/// `DRAIN_DEADLINE_MS` from the environment, or the shared default.
+fn drain_deadline() -> Result<Duration, Box<dyn Error>> {
+    match std::env::var("DRAIN_DEADLINE_MS") {
+        Ok(ms) => Ok(Duration::from_millis(
+            ms.parse().map_err(|e| format!("DRAIN_DEADLINE_MS={ms}: {e}"))?,
+        )),
+        Err(_) => Ok(common::DRAIN_DEADLINE),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse("hyper", "127.0.0.1:8080");
+    let result = match drain_deadline() {
+        Err(error) => Err(error),
+        Ok(deadline) => match &args.listen {
+            Listen::Inet(addr) => run(WhereToListen::addr(*addr), &args, deadline).await,
+            Listen::Unix(path) => run(WhereToListen::unix(path), &args, deadline).await,
+        },
+    };
+    common::exit_code("hyper", result)
+}
