@@ -10,8 +10,8 @@
 //! curl --unix-socket /tmp/hyper.sock http://localhost/
 //! ```
 //!
-//! Flags: those of the echo example. Environment: `DRAIN_DEADLINE_MS` (default 10000), how
-//! long a drain waits for requests in flight before closing their connections.
+//! Flags: those of the echo example. Environment: `DRAIN_DEADLINE_MS` (default 10000, as for
+//! every example), how long a drain waits for requests in flight before closing them.
 //!
 //! On SIGINT or SIGTERM the server drains: it stops accepting (new connections are refused),
 //! tells every connection through the [`ShutdownSignal`], and each connection then calls
@@ -19,9 +19,6 @@
 //! connection is closed, HTTP/2 clients get a GOAWAY. The process exits 0 once all have
 //! finished, or at the deadline, closing those left.
 
-// This example runs its own signal loop (for its drain deadline), so not all of the shared
-// helpers are used.
-#[allow(dead_code)]
 mod common;
 
 use std::convert::Infallible;
@@ -36,8 +33,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tcp_serve::WhereToListen;
-use tcp_serve::{service_fn, BoxError, Connection, Family, Serve, Server, ShutdownSignal};
-use tokio::signal::unix::{signal, SignalKind};
+use tcp_serve::{service_fn, BoxError, Connection, Family, Serve, ShutdownSignal};
 
 /// The longest `/slow` may take.
 const MAX_SLOW: Duration = Duration::from_secs(60);
@@ -107,33 +103,9 @@ async fn serve_http<F: Family>(
     }
 }
 
-/// Prints where `server` listens, waits for SIGINT or SIGTERM, then drains it with
-/// `deadline`, saying when it no longer accepts and how the drain ended.
-async fn run_until_signal<F: Family>(
-    server: Server<F>,
-    deadline: Duration,
-) -> Result<(), Box<dyn Error>> {
-    println!("hyper: listening on {}", server.endpoint());
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
-        stopped = server.clone() => stopped?,
-    }
-    let (drained, ()) = tokio::join!(server.drain(deadline), async {
-        // `drain` closes the listening socket first; from here connects are refused.
-        server.close_finished().await;
-        println!("hyper: draining {} connections; no longer accepting", server.num_connections());
-    });
-    println!("hyper: stopped ({drained:?})");
-    Ok(())
-}
-
 async fn run<F: Family>(
     where_to_listen: WhereToListen<F>,
     args: &Args,
-    deadline: Duration,
 ) -> Result<(), Box<dyn Error>> {
     let serve = args.configure(Serve::new(where_to_listen));
     let shutdown = serve.shutdown_signal();
@@ -145,28 +117,15 @@ async fn run<F: Family>(
             serve_http::<F>(connection, builder.clone(), shutdown.clone())
         }))
         .await?;
-    run_until_signal(server, deadline).await
-}
-
-/// `DRAIN_DEADLINE_MS` from the environment, or the shared default.
-fn drain_deadline() -> Result<Duration, Box<dyn Error>> {
-    match std::env::var("DRAIN_DEADLINE_MS") {
-        Ok(ms) => Ok(Duration::from_millis(
-            ms.parse().map_err(|e| format!("DRAIN_DEADLINE_MS={ms}: {e}"))?,
-        )),
-        Err(_) => Ok(common::DRAIN_DEADLINE),
-    }
+    common::run_until_signal("hyper", server).await
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse("hyper", "127.0.0.1:8080");
-    let result = match drain_deadline() {
-        Err(error) => Err(error),
-        Ok(deadline) => match &args.listen {
-            Listen::Inet(addr) => run(WhereToListen::addr(*addr), &args, deadline).await,
-            Listen::Unix(path) => run(WhereToListen::unix(path), &args, deadline).await,
-        },
+    let result = match &args.listen {
+        Listen::Inet(addr) => run(WhereToListen::addr(*addr), &args).await,
+        Listen::Unix(path) => run(WhereToListen::unix(path), &args).await,
     };
     common::exit_code("hyper", result)
 }

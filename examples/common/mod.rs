@@ -12,7 +12,8 @@ use std::time::Duration;
 use tcp_serve::{Family, Serve, Server};
 use tokio::signal::unix::{signal, SignalKind};
 
-/// How long a drain waits for handlers before closing what is left.
+/// How long a drain waits for handlers before closing what is left, unless
+/// `DRAIN_DEADLINE_MS` says otherwise.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Where to listen, from `--listen` or `--unix`.
@@ -112,11 +113,20 @@ impl Args {
 }
 
 /// Prints where `server` listens, waits for SIGINT or SIGTERM (or for the server to stop by
-/// itself), then drains it.
+/// itself), then drains it: says when it no longer accepts, and how the drain ended.
+///
+/// The drain waits [`DRAIN_DEADLINE`] for handlers, or `DRAIN_DEADLINE_MS` from the
+/// environment.
 pub async fn run_until_signal<F: Family>(
     name: &str,
     server: Server<F>,
 ) -> Result<(), Box<dyn Error>> {
+    let deadline = match std::env::var("DRAIN_DEADLINE_MS") {
+        Ok(ms) => {
+            Duration::from_millis(ms.parse().map_err(|e| format!("DRAIN_DEADLINE_MS={ms}: {e}"))?)
+        }
+        Err(_) => DRAIN_DEADLINE,
+    };
     println!("{name}: listening on {}", server.endpoint());
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -125,8 +135,11 @@ pub async fn run_until_signal<F: Family>(
         _ = terminate.recv() => {}
         stopped = server.clone() => stopped?,
     }
-    println!("{name}: draining {} connections", server.num_connections());
-    let drained = server.drain(DRAIN_DEADLINE).await;
+    let (drained, ()) = tokio::join!(server.drain(deadline), async {
+        // `drain` closes the listening socket first; from here connects are refused.
+        server.close_finished().await;
+        println!("{name}: draining {} connections; no longer accepting", server.num_connections());
+    });
     println!("{name}: stopped ({drained:?})");
     Ok(())
 }
