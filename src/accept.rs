@@ -71,13 +71,13 @@ where
 
     pub(crate) async fn run(mut self) {
         let shared = Arc::clone(&self.shared);
-        let stopped = shared.stop_accepting.cancelled();
-        tokio::pin!(stopped);
+        // Polled on every turn, so a cheap watch rather than a cancellation future.
+        let mut stop = shared.stop_accepting.watch();
         loop {
             self.note_limit();
             let ready = tokio::select! {
                 biased;
-                () = &mut stopped => break,
+                () = stop.closed() => break,
                 ready = self.service.ready() => ready,
             };
             if let Err(error) = ready {
@@ -88,7 +88,7 @@ where
             let listener = &self.listener.listener;
             let accepted = tokio::select! {
                 biased;
-                () = &mut stopped => break,
+                () = stop.closed() => break,
                 accepted = poll_fn(|cx| F::poll_accept(listener, cx)) => accepted,
             };
             match accepted {
@@ -102,7 +102,7 @@ where
                     if let Some(pause) = self.accept_failed(error) {
                         tokio::select! {
                             biased;
-                            () = &mut stopped => break,
+                            () = stop.closed() => break,
                             () = tokio::time::sleep(pause) => {}
                         }
                     }
@@ -147,7 +147,12 @@ where
         }
         self.next_id += 1;
         self.shared.accepted.fetch_add(1, Ordering::Relaxed);
-        let span = tracing::info_span!("connection", id = self.next_id, peer = ?peer);
+        // Checked first: even a disabled span costs something per connection.
+        let span = if tracing::enabled!(tracing::Level::INFO) {
+            tracing::info_span!("connection", id = self.next_id, peer = ?peer)
+        } else {
+            tracing::Span::none()
+        };
         let future = span.in_scope(|| {
             tracing::debug!("accepted");
             self.service.call((peer, stream))

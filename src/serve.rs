@@ -221,7 +221,7 @@ impl<F: Family, L> Serve<F, L> {
             };
             Shared {
                 listener: ReentrantMutex::new(RefCell::new(Some(Arc::clone(&listener)))),
-                stop_accepting: CancellationToken::new(),
+                stop_accepting: CloseAll::new(),
                 listener_closed,
                 connections: TaskTracker::new(),
                 close_connections: CloseAll::new(),

@@ -35,7 +35,7 @@ pub(crate) struct Shared<F: Family> {
     // `call` may itself close the server or look at it.
     pub(crate) listener: ReentrantMutex<RefCell<Option<Arc<ListenerCell<F>>>>>,
     // Wakes the acceptor out of `ready` or `accept` when the server closes.
-    pub(crate) stop_accepting: CancellationToken,
+    pub(crate) stop_accepting: CloseAll,
     // Cancelled when the listening fd is closed (by `ListenerCell`'s drop guard).
     pub(crate) listener_closed: CancellationToken,
     pub(crate) connections: TaskTracker,
@@ -57,7 +57,7 @@ pub(crate) struct Shared<F: Family> {
 
 impl<F: Family> Shared<F> {
     pub(crate) fn close(&self, existing: ExistingConnections) {
-        self.stop_accepting.cancel();
+        self.stop_accepting.close();
         self.connections.close();
         if existing == ExistingConnections::Close {
             self.close_connections.close();
@@ -261,7 +261,7 @@ impl<F: Family> Server<F> {
         );
         if self.is_closed() {
             assert!(
-                self.shared.stop_accepting.is_cancelled(),
+                self.shared.stop_accepting.is_closed(),
                 "closed, but the acceptor was not told"
             );
         }

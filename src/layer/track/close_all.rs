@@ -41,26 +41,26 @@ impl CloseAll {
         self.0.closed.load(Ordering::SeqCst)
     }
 
-    pub(super) fn watch(&self) -> Watch {
+    pub(crate) fn watch(&self) -> Watch {
         Watch { close_all: self.clone(), slot: None }
     }
 }
 
 /// One connection's watch on a [`CloseAll`].
 #[derive(Debug)]
-pub(super) struct Watch {
+pub(crate) struct Watch {
     close_all: CloseAll,
     // Where this connection's waker is registered, once it has had to wait.
     slot: Option<(usize, Arc<AtomicWaker>)>,
 }
 
 impl Watch {
-    pub(super) fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.close_all.is_closed()
     }
 
     /// Ready once the connections are to be closed; otherwise wakes `cx` when they are.
-    pub(super) fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let inner = &self.close_all.0;
         let (_, waker) = self.slot.get_or_insert_with(|| {
             let waker = Arc::new(AtomicWaker::new());
@@ -73,6 +73,13 @@ impl Watch {
         } else {
             Poll::Pending
         }
+    }
+}
+
+impl Watch {
+    /// Resolves once the connections are to be closed.
+    pub(crate) fn closed(&mut self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| self.poll_closed(cx))
     }
 }
 
