@@ -11,19 +11,20 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use tcp_serve::tls::{rustls, TlsLayer, TlsStream};
-//! use tcp_serve::{service_fn, Serve, WhereToListen};
+//! use tcp_serve::{service_fn, InetServer, Serve, WhereToListen};
 //!
-//! # async fn run(config: rustls::ServerConfig) -> Result<(), tcp_serve::Error> {
-//! let server = Serve::new(WhereToListen::port(8443))
-//!     .layer(TlsLayer::new(Arc::new(config)))
-//!     .serve(service_fn(
-//!         |(_peer, stream): (std::net::SocketAddr, TlsStream<tokio::net::TcpStream>)| async move {
-//!             let (mut reader, mut writer) = tokio::io::split(stream);
-//!             tokio::io::copy(&mut reader, &mut writer).await.map(drop)
-//!         },
-//!     ))
-//!     .await?;
-//! # Ok(()) }
+//! # #[allow(dead_code)]
+//! async fn serve_tls(config: rustls::ServerConfig) -> Result<InetServer, tcp_serve::Error> {
+//!     Serve::new(WhereToListen::port(8443))
+//!         .layer(TlsLayer::new(Arc::new(config)))
+//!         .serve(service_fn(
+//!             |(_peer, stream): (std::net::SocketAddr, TlsStream<tokio::net::TcpStream>)| async move {
+//!                 let (mut reader, mut writer) = tokio::io::split(stream);
+//!                 tokio::io::copy(&mut reader, &mut writer).await.map(drop)
+//!             },
+//!         ))
+//!         .await
+//! }
 //! ```
 
 use std::fmt;
