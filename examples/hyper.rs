@@ -26,7 +26,7 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::{Args, Listen};
+use common::Args;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
@@ -122,10 +122,5 @@ async fn run<F: Family>(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse("hyper", "127.0.0.1:8080");
-    let result = match &args.listen {
-        Listen::Inet(addr) => run(WhereToListen::addr(*addr), &args).await,
-        Listen::Unix(path) => run(WhereToListen::unix(path), &args).await,
-    };
-    common::exit_code("hyper", result)
+    common::run_main!("hyper", "127.0.0.1:8080", run)
 }

@@ -19,7 +19,7 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use common::{Args, Listen};
+use common::Args;
 use futures::{SinkExt, StreamExt};
 use tcp_serve::io::{AgeLimited, Framing};
 use tcp_serve::{Family, Serve, ShutdownSignal, WhereToListen};
@@ -91,10 +91,5 @@ async fn run<F: Family>(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse("kv", "127.0.0.1:7879");
-    let result = match &args.listen {
-        Listen::Inet(addr) => run(WhereToListen::addr(*addr), &args).await,
-        Listen::Unix(path) => run(WhereToListen::unix(path), &args).await,
-    };
-    common::exit_code("kv", result)
+    common::run_main!("kv", "127.0.0.1:7879", run)
 }

@@ -28,18 +28,15 @@ mod common;
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::{Args, Listen};
-use tcp_serve::{
-    service_fn, BoxError, Connection, Family, OnHandlerError, Serve, ShutdownSignal, WhereToListen,
-};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use common::Args;
+use tcp_serve::{service_fn, BoxError, Connection, Family, OnHandlerError, Serve, WhereToListen};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tower::limit::RateLimitLayer;
 use tower::timeout::TimeoutLayer;
 use tower::util::MapRequestLayer;
@@ -117,40 +114,13 @@ where
     }
 }
 
-/// Echoes until the client closes its side, or until a drain begins.
-async fn echo<F: Family>(
-    (peer, stream): Connection<F>,
-    shutdown: ShutdownSignal,
-) -> io::Result<()> {
-    note(&peer, "5 handler");
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut buf = vec![0; 16 * 1024];
-    loop {
-        let n = tokio::select! {
-            read = reader.read(&mut buf) => read?,
-            () = shutdown.requested() => 0,
-        };
-        if n == 0 {
-            return writer.shutdown().await;
-        }
-        writer.write_all(&buf[..n]).await?;
-    }
-}
-
-/// A number of milliseconds or a count from the environment, or `default`.
-fn setting(name: &str, default: u64) -> Result<u64, Box<dyn Error>> {
-    match std::env::var(name) {
-        Ok(value) => Ok(value.parse().map_err(|e| format!("{name}={value}: {e}"))?),
-        Err(_) => Ok(default),
-    }
-}
-
 async fn run<F: Family>(
     where_to_listen: WhereToListen<F>,
     args: &Args,
 ) -> Result<(), Box<dyn Error>> {
-    let timeout = Duration::from_millis(setting("MIDDLEWARE_TIMEOUT_MS", 30_000)?);
-    let accepts_per_second = setting("MIDDLEWARE_ACCEPTS_PER_SECOND", 100)?;
+    let timeout =
+        Duration::from_millis(common::setting("MIDDLEWARE_TIMEOUT_MS")?.unwrap_or(30_000));
+    let accepts_per_second = common::setting("MIDDLEWARE_ACCEPTS_PER_SECOND")?.unwrap_or(100);
 
     // Layers are listed outermost first, as with `tower::ServiceBuilder`; they all sit inside
     // the server's own policies (error policy, drop-incoming, max_connections, tracking).
@@ -184,17 +154,16 @@ async fn run<F: Family>(
         .layer(BannerLayer::new("welcome to the middleware example; type to be echoed"));
     let shutdown = serve.shutdown_signal();
     // 5. The handler.
-    let server =
-        serve.serve(service_fn(move |connection| echo::<F>(connection, shutdown.clone()))).await?;
+    let server = serve
+        .serve(service_fn(move |(peer, stream): Connection<F>| {
+            note(&peer, "5 handler");
+            common::echo(stream, shutdown.clone(), |_| Ok(()))
+        }))
+        .await?;
     common::run_until_signal("middleware", server).await
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse("middleware", "127.0.0.1:7880");
-    let result = match &args.listen {
-        Listen::Inet(addr) => run(WhereToListen::addr(*addr), &args).await,
-        Listen::Unix(path) => run(WhereToListen::unix(path), &args).await,
-    };
-    common::exit_code("middleware", result)
+    common::run_main!("middleware", "127.0.0.1:7880", run)
 }

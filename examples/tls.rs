@@ -24,37 +24,15 @@
 mod common;
 
 use std::error::Error;
-use std::io;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Args, Listen};
+use common::Args;
 use tcp_serve::tls::rustls::pki_types::pem::PemObject;
 use tcp_serve::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tcp_serve::tls::{rustls, TlsLayer, TlsStream};
-use tcp_serve::{service_fn, Family, Serve, ShutdownSignal, WhereToListen};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Echoes over TLS until the client closes its side, or until a drain begins.
-async fn echo<F: Family>(
-    (_peer, stream): (F::Addr, TlsStream<F::Stream>),
-    shutdown: ShutdownSignal,
-) -> io::Result<()> {
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut buf = vec![0; 16 * 1024];
-    loop {
-        let n = tokio::select! {
-            read = reader.read(&mut buf) => read?,
-            () = shutdown.requested() => 0,
-        };
-        if n == 0 {
-            // Sends TLS's close_notify, then closes the write side.
-            return writer.shutdown().await;
-        }
-        writer.write_all(&buf[..n]).await?;
-    }
-}
+use tcp_serve::{service_fn, Family, Serve, WhereToListen};
 
 /// The certificate chain and key: from `TLS_CERT` and `TLS_KEY`, or generated.
 fn certificate() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Box<dyn Error>> {
@@ -83,16 +61,6 @@ fn certificate() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>
     }
 }
 
-/// `TLS_HANDSHAKE_TIMEOUT_MS`, if set.
-fn handshake_timeout() -> Result<Option<Duration>, Box<dyn Error>> {
-    match std::env::var("TLS_HANDSHAKE_TIMEOUT_MS") {
-        Ok(ms) => Ok(Some(Duration::from_millis(
-            ms.parse().map_err(|e| format!("TLS_HANDSHAKE_TIMEOUT_MS={ms}: {e}"))?,
-        ))),
-        Err(_) => Ok(None),
-    }
-}
-
 async fn run<F: Family>(
     where_to_listen: WhereToListen<F>,
     args: &Args,
@@ -106,8 +74,8 @@ async fn run<F: Family>(
     .with_no_client_auth()
     .with_single_cert(chain, key)?;
     let mut tls = TlsLayer::new(Arc::new(config));
-    if let Some(timeout) = handshake_timeout()? {
-        tls = tls.handshake_timeout(timeout);
+    if let Some(ms) = common::setting("TLS_HANDSHAKE_TIMEOUT_MS")? {
+        tls = tls.handshake_timeout(Duration::from_millis(ms));
     }
 
     // The TLS layer sits inside the server's own policies: the handshake runs in the
@@ -115,17 +83,15 @@ async fn run<F: Family>(
     // times out.
     let serve = args.configure(Serve::new(where_to_listen)).layer(tls);
     let shutdown = serve.shutdown_signal();
-    let server =
-        serve.serve(service_fn(move |connection| echo::<F>(connection, shutdown.clone()))).await?;
+    let server = serve
+        .serve(service_fn(move |(_peer, stream): (F::Addr, TlsStream<F::Stream>)| {
+            common::echo(stream, shutdown.clone(), |_| Ok(()))
+        }))
+        .await?;
     common::run_until_signal("tls", server).await
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse("tls", "127.0.0.1:8443");
-    let result = match &args.listen {
-        Listen::Inet(addr) => run(WhereToListen::addr(*addr), &args).await,
-        Listen::Unix(path) => run(WhereToListen::unix(path), &args).await,
-    };
-    common::exit_code("tls", result)
+    common::run_main!("tls", "127.0.0.1:8443", run)
 }

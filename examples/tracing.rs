@@ -33,43 +33,34 @@ use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::{Args, Listen};
-use tcp_serve::{service_fn, Connection, Family, Serve, ShutdownSignal, WhereToListen};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use common::Args;
+use tcp_serve::{service_fn, Connection, Family, Serve, WhereToListen};
 use tracing_subscriber::EnvFilter;
 
-/// Echoes until the client closes its side, or until a drain begins. A client that sends
-/// `fail` makes the handler return an error, to show how one is logged.
-async fn echo<F: Family>(
-    (_peer, stream): Connection<F>,
-    shutdown: ShutdownSignal,
-) -> io::Result<()> {
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut buf = vec![0; 16 * 1024];
-    loop {
-        let n = tokio::select! {
-            read = reader.read(&mut buf) => read?,
-            () = shutdown.requested() => 0,
-        };
-        if n == 0 {
-            return writer.shutdown().await;
-        }
-        if buf[..n].starts_with(b"fail") {
-            return Err(io::Error::other("the client asked for a failure"));
-        }
-        writer.write_all(&buf[..n]).await?;
+/// A client that sends `fail` makes its handler return an error, to show how one is logged.
+fn fail_on_request(chunk: &[u8]) -> io::Result<()> {
+    if chunk.starts_with(b"fail") {
+        return Err(io::Error::other("the client asked for a failure"));
     }
+    Ok(())
 }
 
 async fn run<F: Family>(
     where_to_listen: WhereToListen<F>,
     args: &Args,
-    metrics_every: Duration,
 ) -> Result<(), Box<dyn Error>> {
+    let metrics_every = match common::setting("METRICS_EVERY_MS")? {
+        None => Duration::from_secs(10),
+        Some(ms) if ms > 0 => Duration::from_millis(ms),
+        Some(_) => return Err("METRICS_EVERY_MS must be a number of milliseconds above 0".into()),
+    };
     let serve = args.configure(Serve::new(where_to_listen));
     let shutdown = serve.shutdown_signal();
-    let server =
-        serve.serve(service_fn(move |connection| echo::<F>(connection, shutdown.clone()))).await?;
+    let server = serve
+        .serve(service_fn(move |(_peer, stream): Connection<F>| {
+            common::echo(stream, shutdown.clone(), fail_on_request)
+        }))
+        .await?;
 
     // The counters, for a log or an exporter (Prometheus and the like would read the same).
     let watched = server.clone();
@@ -95,16 +86,5 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    let args = Args::parse("tracing", "127.0.0.1:7881");
-    let metrics_every = match std::env::var("METRICS_EVERY_MS").map(|ms| ms.parse::<u64>()) {
-        Err(_) => Ok(Duration::from_secs(10)),
-        Ok(Ok(ms)) if ms > 0 => Ok(Duration::from_millis(ms)),
-        Ok(_) => Err("METRICS_EVERY_MS must be a number of milliseconds above 0".into()),
-    };
-    let result = match (metrics_every, &args.listen) {
-        (Err(error), _) => Err(error),
-        (Ok(every), Listen::Inet(addr)) => run(WhereToListen::addr(*addr), &args, every).await,
-        (Ok(every), Listen::Unix(path)) => run(WhereToListen::unix(path), &args, every).await,
-    };
-    common::exit_code("tracing", result)
+    common::run_main!("tracing", "127.0.0.1:7881", run)
 }

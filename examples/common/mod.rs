@@ -3,13 +3,17 @@
 //! Each example takes `--listen ADDR` or `--unix PATH` (and the server's limits), prints
 //! where it listens, and on SIGINT or SIGTERM drains its connections and exits 0.
 
+// Each example uses the parts it needs.
+#![allow(dead_code, unused_macros, unused_imports)]
+
 use std::error::Error;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tcp_serve::{Family, Serve, Server};
+use tcp_serve::{Family, Serve, Server, ShutdownSignal};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 
 /// How long a drain waits for handlers before closing what is left, unless
@@ -154,3 +158,48 @@ pub fn exit_code(name: &str, result: Result<(), Box<dyn Error>>) -> ExitCode {
         }
     }
 }
+
+/// A number from the environment variable `name`, if it is set.
+pub fn setting(name: &str) -> Result<Option<u64>, Box<dyn Error>> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value.parse().map_err(|e| format!("{name}={value}: {e}"))?)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Echoes `stream` until the client closes its side or a drain begins. `check` sees each
+/// chunk first and may end the connection with an error.
+pub async fn echo<S: AsyncRead + AsyncWrite>(
+    stream: S,
+    shutdown: ShutdownSignal,
+    check: impl Fn(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        let n = tokio::select! {
+            read = reader.read(&mut buf) => read?,
+            () = shutdown.requested() => 0,
+        };
+        if n == 0 {
+            // Over TLS this sends close_notify first.
+            return writer.shutdown().await;
+        }
+        check(&buf[..n])?;
+        writer.write_all(&buf[..n]).await?;
+    }
+}
+
+/// The body of an example's `main`: parses the command line, awaits `$run(where, &args)`
+/// for TCP or a Unix socket as it says, and turns the result into the exit code.
+macro_rules! run_main {
+    ($name:literal, $default_listen:literal, $run:ident) => {{
+        let args = common::Args::parse($name, $default_listen);
+        let result = match &args.listen {
+            common::Listen::Inet(addr) => $run(tcp_serve::WhereToListen::addr(*addr), &args).await,
+            common::Listen::Unix(path) => $run(tcp_serve::WhereToListen::unix(path), &args).await,
+        };
+        common::exit_code($name, result)
+    }};
+}
+pub(crate) use run_main;

@@ -2,27 +2,42 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Mutex;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::within;
 
-/// Builds the example `name` (a no-op when `cargo test` already has) and returns its path.
+/// The path of the example `name`, building it first only if it is missing.
+///
+/// `cargo test` builds every example before it runs a test, so normally this builds
+/// nothing. It must not rebuild one that exists: another test may be running that binary,
+/// and cargo relinks it whenever its own view of the features differs from the test run's.
+/// After editing an example, run the whole `cargo test` (or `cargo build --examples`).
 pub fn example_binary(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = std::process::Command::new(cargo);
-    build.args(["build", "--quiet", "--example", name]);
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    assert!(build.status().expect("run cargo build").success(), "building example {name} failed");
+    static BUILDING: Mutex<()> = Mutex::new(());
     let deps = std::env::current_exe().expect("the test binary's path");
-    deps.parent()
+    let path = deps
+        .parent()
         .and_then(|d| d.parent())
         .expect("target/<profile>/deps")
         .join("examples")
-        .join(name)
+        .join(name);
+    let _one_build_at_a_time = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "--quiet", "--example", name]);
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        assert!(
+            build.status().expect("run cargo build").success(),
+            "building example {name} failed"
+        );
+    }
+    path
 }
 
 /// Starts the example `name` and returns it with the address it says it listens on.
