@@ -6,63 +6,27 @@
 
 mod common;
 
+use common::child::{free_fds, is_child, run_child};
 use common::*;
 
 use std::fs::File;
-use std::process::Stdio;
 
 use tcp_serve::{Inet, InetServer, Serve, WhereToListen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::Command;
 
-/// Set in the child's environment: only then does the child test run.
-const CHILD_ENV: &str = "TCP_SERVE_CHILD";
-/// The test the child process runs.
-const CHILD_TEST: &str = "child_out_of_file_descriptors_the_server_waits_and_serves_again";
 /// The child's open-file limit: small, so a few dozen clients exhaust it.
 const FD_LIMIT: usize = 64;
 /// `EMFILE` on Linux: the process has no free file descriptor.
 const EMFILE: i32 = 24;
 
+/// The test the child process runs.
+const CHILD_TEST: &str = "child_out_of_file_descriptors_the_server_waits_and_serves_again";
+
 #[tokio::test]
 async fn running_out_of_file_descriptors_pauses_accepting_without_stopping_the_server() {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(format!(r#"ulimit -n {FD_LIMIT} && exec "$0" "$@""#))
-        .arg(exe)
-        .args([CHILD_TEST, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the child test");
-    let output = match tokio::time::timeout(3 * WAIT, child.wait_with_output()).await {
-        Ok(output) => output.expect("wait for the child test"),
-        Err(_) => panic!("the child test did not finish within {:?}", 3 * WAIT),
-    };
-    let (stdout, stderr) =
-        (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    let report = format!("child {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}", output.status);
-    assert!(output.status.success(), "the child test failed: {report}");
-    assert!(
-        stdout.contains(&format!("test {CHILD_TEST} ... ok")),
-        "the child ran no test: {report}"
-    );
-}
-
-/// Descriptors this process may still open: the numbers below the limit not in use.
-/// (Descriptors inherited above the limit stay open but take no number below it.)
-fn free_fds() -> usize {
-    let below_limit = std::fs::read_dir("/proc/self/fd")
-        .expect("list /proc/self/fd")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<usize>().ok())
-        .filter(|&fd| fd < FD_LIMIT)
-        .count();
-    // The listing includes `read_dir`'s own descriptor, closed again by now.
-    FD_LIMIT + 1 - below_limit
+    let ulimit = format!(r#"ulimit -n {FD_LIMIT} && exec "$0" "$@""#);
+    run_child(CHILD_TEST, &["sh", "-c", &ulimit]).await;
 }
 
 fn assert_fd_limit_applies() {
@@ -78,21 +42,22 @@ fn assert_fd_limit_applies() {
 async fn use_all_fds_but_one(server: &InetServer) -> (Vec<TcpStream>, Option<File>) {
     let mut clients = Vec::new();
     for _ in 0..FD_LIMIT / 2 {
-        if free_fds() < 3 {
+        if free_fds(FD_LIMIT) < 3 {
             break;
         }
         let mut client = connect(server).await;
         assert_echoes(&mut client, b"served").await;
         clients.push(client);
     }
-    let filler = (free_fds() == 2).then(|| File::open("/dev/null").expect("open /dev/null"));
-    assert_eq!(free_fds(), 1, "one descriptor left");
+    let filler =
+        (free_fds(FD_LIMIT) == 2).then(|| File::open("/dev/null").expect("open /dev/null"));
+    assert_eq!(free_fds(FD_LIMIT), 1, "one descriptor left");
     (clients, filler)
 }
 
 #[tokio::test]
 async fn child_out_of_file_descriptors_the_server_waits_and_serves_again() {
-    if std::env::var_os(CHILD_ENV).is_none() {
+    if !is_child(CHILD_TEST) {
         return; // run by the parent test, under a low open-file limit
     }
     assert_fd_limit_applies();

@@ -3,13 +3,14 @@
 
 mod common;
 
+use common::log::CapturedLog;
 use common::*;
 
 use std::future::IntoFuture;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tcp_serve::tower::ServiceBuilder;
 use tcp_serve::{
@@ -19,7 +20,6 @@ use tcp_serve::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tracing_subscriber::util::SubscriberInitExt;
 
 const ERROR_MESSAGE: &str = "the client asked for an error";
 const PANIC_MESSAGE: &str = "the client asked for a panic";
@@ -237,36 +237,10 @@ async fn a_panicking_call_callback_stops_the_server_as_raise_does() {
     server.invariant();
 }
 
-/// Log lines written while it is alive, on this thread (a current-thread runtime's tasks).
-#[derive(Clone, Default)]
-struct CapturedLog(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for CapturedLog {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl CapturedLog {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn the_default_policy_logs_and_keeps_serving() {
     let log = CapturedLog::default();
-    let writer = log.clone();
-    let _guard = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish()
-        .set_default();
+    let _guard = log.capture();
     let server = serve_obedient(None).await;
 
     let failed = end_a_connection(&server, Ending::Fail).await;

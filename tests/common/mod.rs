@@ -1,7 +1,9 @@
 //! Helpers the end-to-end tests share: bounded waits, an echo service, clients.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod child;
 pub mod example;
+pub mod log;
 
 use std::future::Future;
 use std::io;

@@ -14,8 +14,8 @@ use std::pin::Pin;
 use socket2::{Domain, Protocol, Socket, Type};
 use tcp_serve::{Error, Family, Inet, Serve, Unix, WhereToListen};
 
+use crate::common::child::{is_child, run_child};
 use crate::common::*;
-use crate::run_child;
 
 const CHILD_TEST: &str = "bad_input::child_a_privileged_port_without_the_capability";
 /// Marks the child's report of the error it got, for the parent to read.
@@ -229,7 +229,7 @@ async fn every_bad_input_is_a_clear_error_and_nothing_panics() {
 
 #[tokio::test]
 async fn child_a_privileged_port_without_the_capability() {
-    if !crate::is_child(CHILD_TEST) {
+    if !is_child(CHILD_TEST) {
         return; // run by the parent test, without CAP_NET_BIND_SERVICE
     }
     match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 1)) {

@@ -12,8 +12,9 @@ use tcp_serve::{Inet, InetServer, Serve, WhereToListen};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::common::child::{free_fds, is_child, run_child};
 use crate::common::*;
-use crate::{cpu_ticks, read_to_end_of, run_child, Ended};
+use crate::{cpu_ticks, read_to_end_of, Ended};
 
 const CHILD_TEST: &str = "exhaustion::child_out_of_descriptors_the_acceptor_backs_off";
 /// The child's open-file limit.
@@ -34,22 +35,11 @@ async fn out_of_descriptors_the_acceptor_backs_off_without_spinning_and_recovers
     run_child(CHILD_TEST, &["sh", "-c", &ulimit]).await;
 }
 
-/// Descriptors this process may still open: the numbers below the limit not in use.
-fn free_fds() -> usize {
-    let below_limit = std::fs::read_dir("/proc/self/fd")
-        .expect("list /proc/self/fd")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<usize>().ok())
-        .filter(|&fd| fd < FD_LIMIT)
-        .count();
-    // The listing counted `read_dir`'s own descriptor, closed again by now.
-    FD_LIMIT + 1 - below_limit
-}
-
 /// Opens served clients (two descriptors each) until exactly `left` descriptors are free.
 async fn use_all_fds_but(server: &InetServer, left: usize) -> (Vec<TcpStream>, Vec<File>) {
     let mut clients = Vec::new();
     for _ in 0..FD_LIMIT / 2 {
-        if free_fds() < left + 2 {
+        if free_fds(FD_LIMIT) < left + 2 {
             break;
         }
         let mut client = connect(server).await;
@@ -57,16 +47,16 @@ async fn use_all_fds_but(server: &InetServer, left: usize) -> (Vec<TcpStream>, V
         clients.push(client);
     }
     let mut fillers = Vec::new();
-    while free_fds() > left && fillers.len() < 2 {
+    while free_fds(FD_LIMIT) > left && fillers.len() < 2 {
         fillers.push(File::open("/dev/null").expect("open /dev/null"));
     }
-    assert_eq!(free_fds(), left, "{left} descriptors left");
+    assert_eq!(free_fds(FD_LIMIT), left, "{left} descriptors left");
     (clients, fillers)
 }
 
 #[tokio::test]
 async fn child_out_of_descriptors_the_acceptor_backs_off() {
-    if !crate::is_child(CHILD_TEST) {
+    if !is_child(CHILD_TEST) {
         return; // run by the parent test, under a low open-file limit
     }
     let server = Serve::new(WhereToListen::localhost_port_chosen_by_os())

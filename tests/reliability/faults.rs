@@ -19,8 +19,8 @@ use tcp_serve::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
-use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::common::log::CapturedLog;
 use crate::common::*;
 use crate::{read_to_end_of, Ended};
 
@@ -287,37 +287,6 @@ async fn assert_stopped(
     assert_eq!(server.num_connections(), 0);
     server.invariant();
     format!("stopped by {peer} ({source}); {} handlers called, {held} hanging held", called.len())
-}
-
-/// Log lines written while it is alive, on this thread (a current-thread runtime's tasks).
-#[derive(Clone, Default)]
-struct CapturedLog(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for CapturedLog {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl CapturedLog {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// Sets this log as the thread's subscriber while the guard lives.
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish()
-            .set_default()
-    }
 }
 
 async fn serve_faulty(policy: OnHandlerError<SocketAddr>) -> (InetServer, Called) {

@@ -12,8 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
+use crate::common::child::{is_child, run_child};
 use crate::common::*;
-use crate::{is_reset, open_fds, read_to_end_of, reset, run_child, Ended};
+use crate::{is_reset, open_fds, read_to_end_of, reset, Ended};
 
 const CHILD_TEST: &str = "leaks::child_no_descriptor_leaks_after_20000_cycles";
 const CYCLES: usize = 20_000;
@@ -84,7 +85,7 @@ async fn cycle(port: u16, i: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_no_descriptor_leaks_after_20000_cycles() {
-    if !crate::is_child(CHILD_TEST) {
+    if !is_child(CHILD_TEST) {
         return; // run by the parent test, alone in its own process
     }
     let started = Instant::now();
