@@ -268,3 +268,28 @@ async fn a_unix_socket_server_closes_too() {
     assert_echoes(&mut client, b"still served").await;
     server.invariant();
 }
+
+#[tokio::test]
+async fn a_service_may_close_its_own_server_from_call() {
+    // The acceptor holds the server's lock while it calls the service; the lock is
+    // reentrant, so closing from inside `call` neither deadlocks nor loses this connection.
+    let server_slot = Arc::new(std::sync::OnceLock::<InetServer>::new());
+    let slot = Arc::clone(&server_slot);
+    let mut echo = echo::<Inet>();
+    let server = Serve::new(WhereToListen::localhost_port_chosen_by_os())
+        .serve(service_fn(move |connection: Connection<Inet>| {
+            let server = slot.get().expect("the test stores the server before connecting");
+            let _closing = server.close();
+            assert!(server.is_closed());
+            echo.call(connection)
+        }))
+        .await
+        .unwrap();
+    server_slot.set(server.clone()).expect("set once");
+
+    let mut client = connect(&server).await;
+    assert_echoes(&mut client, b"served by the call that closed the server").await;
+    within("the close", server.close_finished()).await;
+    assert_refuses_connections(&server).await;
+    server.invariant();
+}
