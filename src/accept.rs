@@ -38,8 +38,6 @@ pub(crate) struct Acceptor<F: Family, S> {
     service: S,
     backoff: Backoff,
     limit_logged_at: Option<Instant>,
-    // The id of the next connection, for its tracing span.
-    next_id: u64,
 }
 
 /// How a batch of non-waiting accepts ended.
@@ -59,14 +57,7 @@ where
     S::Future: Send + 'static,
 {
     pub(crate) fn new(shared: Arc<Shared<F>>, listener: Arc<ListenerCell<F>>, service: S) -> Self {
-        Acceptor {
-            shared,
-            listener,
-            service,
-            backoff: Backoff::default(),
-            limit_logged_at: None,
-            next_id: 0,
-        }
+        Acceptor { shared, listener, service, backoff: Backoff::default(), limit_logged_at: None }
     }
 
     pub(crate) async fn run(mut self) {
@@ -145,11 +136,11 @@ where
         if listener.borrow().is_none() {
             return false;
         }
-        self.next_id += 1;
-        self.shared.accepted.fetch_add(1, Ordering::Relaxed);
+        // The count of connections accepted is also each connection's id.
+        let id = self.shared.accepted.fetch_add(1, Ordering::Relaxed) + 1;
         // Checked first: even a disabled span costs something per connection.
         let span = if tracing::enabled!(tracing::Level::INFO) {
-            tracing::info_span!("connection", id = self.next_id, peer = ?peer)
+            tracing::info_span!("connection", id, peer = ?peer)
         } else {
             tracing::Span::none()
         };

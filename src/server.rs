@@ -73,9 +73,11 @@ impl<F: Family> Shared<F> {
         self.listener.lock().borrow().is_some()
     }
 
-    /// Stops the server because of `error`, unless it is already closed.
+    /// Stops the server because of `error`, unless it is already closed. Holding the
+    /// (reentrant) listener lock through the close makes the first error the one reported.
     pub(crate) fn stop(&self, error: ServerError<F::Addr>) {
-        if self.is_open() {
+        let listener = self.listener.lock();
+        if listener.borrow().is_some() {
             *self.stopped_by.lock() = Some(error);
         }
         self.close(ExistingConnections::Keep);

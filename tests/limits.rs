@@ -188,3 +188,55 @@ async fn a_burst_of_simultaneous_clients_is_served_with_batched_accepts() {
     until_connections(&server, 0).await;
     server.invariant();
 }
+
+/// The order in which the service is called (`call`, in the acceptor) and handlers first
+/// run (`run`, on their connections' tasks) for `clients` clients that were all waiting in
+/// the backlog when the acceptor got to run.
+async fn order_of_calls_and_runs(batch: usize, clients: usize) -> Vec<&'static str> {
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&events);
+    let server = Serve::new(WhereToListen::localhost_port_chosen_by_os())
+        .max_accepts_per_batch(batch)
+        .serve(tcp_serve::service_fn(move |(_peer, mut stream): Connection<Inet>| {
+            record.lock().unwrap().push("call");
+            let record = Arc::clone(&record);
+            async move {
+                record.lock().unwrap().push("run");
+                let (mut reader, mut writer) = stream.split();
+                tokio::io::copy(&mut reader, &mut writer).await.map(drop)
+            }
+        }))
+        .await
+        .unwrap();
+
+    // Blocking connects: on this current-thread runtime the acceptor cannot run meanwhile,
+    // so every client is waiting in the backlog when it next does.
+    let mut connected = Vec::new();
+    for _ in 0..clients {
+        let client = std::net::TcpStream::connect(("127.0.0.1", server.listening_on())).unwrap();
+        client.set_nonblocking(true).unwrap();
+        connected.push(TcpStream::from_std(client).unwrap());
+    }
+    for client in &mut connected {
+        assert_echoes(client, b"served").await;
+    }
+    drop(connected);
+    until_connections(&server, 0).await;
+    server.invariant();
+    let order = events.lock().unwrap().clone();
+    order
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_of_waiting_clients_is_accepted_before_any_of_their_handlers_runs() {
+    // A batch of one: each accept ends the acceptor's turn, so each handler runs before the
+    // next client is accepted.
+    let one_at_a_time = order_of_calls_and_runs(1, 4).await;
+    assert_eq!(one_at_a_time, ["call", "run", "call", "run", "call", "run", "call", "run"]);
+    // A batch of four takes all four waiting clients in one turn; then their handlers run.
+    let batched = order_of_calls_and_runs(4, 4).await;
+    assert_eq!(batched, ["call", "call", "call", "call", "run", "run", "run", "run"]);
+    // A batch larger than the clients waiting takes them all, and stops at the empty backlog.
+    let short_batch = order_of_calls_and_runs(16, 3).await;
+    assert_eq!(short_batch, ["call", "call", "call", "run", "run", "run"]);
+}
