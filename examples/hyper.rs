@@ -26,7 +26,8 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::Args;
+use clap::Parser;
+use common::{Listen, ServerArgs};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
@@ -34,6 +35,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tcp_serve::WhereToListen;
 use tcp_serve::{service_fn, BoxError, Connection, Family, Serve, ShutdownSignal};
+
+#[derive(Parser)]
+#[command(about = "HTTP/1.1 and HTTP/2 with hyper on tcp-serve connections")]
+struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+}
 
 /// The longest `/slow` may take.
 const MAX_SLOW: Duration = Duration::from_secs(60);
@@ -73,7 +81,7 @@ async fn respond(peer: &str, request: Request<Incoming>) -> Response<Full<Bytes>
 async fn serve_http<F: Family>(
     (peer, stream): Connection<F>,
     builder: auto::Builder<TokioExecutor>,
-    shutdown: ShutdownSignal,
+    mut shutdown: ShutdownSignal,
 ) -> Result<(), BoxError> {
     let peer = format!("{peer:?}");
     let service = hyper::service::service_fn(move |request| {
@@ -107,7 +115,7 @@ async fn run<F: Family>(
     where_to_listen: WhereToListen<F>,
     args: &Args,
 ) -> Result<(), Box<dyn Error>> {
-    let serve = args.configure(Serve::new(where_to_listen));
+    let serve = args.server.configure(Serve::new(where_to_listen));
     let shutdown = serve.shutdown_signal();
     // One builder for every connection: HTTP/1.1, or HTTP/2 when the client opens with its
     // preface (`curl --http2-prior-knowledge`).
@@ -117,10 +125,22 @@ async fn run<F: Family>(
             serve_http::<F>(connection, builder.clone(), shutdown.clone())
         }))
         .await?;
-    common::run_until_signal("hyper", server).await
+    // Signals are handled from here on; only then say where we listen, so that whoever
+    // reads the line and sends SIGTERM finds the drain ready.
+    let drain = server.drain_on_signals(args.server.drain_deadline())?;
+    println!("hyper: listening on {}", server.endpoint());
+    let drained = drain.await?;
+    println!("hyper: stopped ({drained:?})");
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::run_main!("hyper", "127.0.0.1:8080", run)
+    common::log_to_stderr();
+    let args = Args::parse();
+    let result = match args.server.listen(([127, 0, 0, 1], 8080).into()) {
+        Listen::Inet(addr) => run(WhereToListen::addr(addr), &args).await,
+        Listen::Unix(path) => run(WhereToListen::unix(path), &args).await,
+    };
+    common::exit_code("hyper", result)
 }

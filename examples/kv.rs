@@ -10,7 +10,8 @@
 //! QUIT                          -> BYE (and the server closes the connection)
 //! ```
 //!
-//! Takes the same flags as the echo example, and drains on SIGINT or SIGTERM.
+//! Takes the same flags as the echo example (`--help` lists them), and drains on SIGINT or
+//! SIGTERM: each client is told `BYE server shutting down`.
 
 mod common;
 
@@ -19,11 +20,19 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use common::Args;
+use clap::Parser;
+use common::{Listen, ServerArgs};
 use futures::{SinkExt, StreamExt};
-use tcp_serve::io::{AgeLimited, Framing};
-use tcp_serve::{Family, Serve, ShutdownSignal, WhereToListen};
+use tcp_serve::io::{AgeLimited, FramedConnection, FramingLayer};
+use tcp_serve::{service_fn, Family, Serve, ShutdownSignal, WhereToListen};
 use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
+
+#[derive(Parser)]
+#[command(about = "A key-value server speaking a line protocol")]
+struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+}
 
 /// The longest request line taken; a longer one ends the connection with an error.
 const MAX_LINE: usize = 8 * 1024;
@@ -57,15 +66,16 @@ fn answer(store: &Store, line: &str) -> Option<String> {
 async fn session<S>(
     store: Store,
     mut lines: Framed<AgeLimited<S>, LinesCodec>,
-    shutdown: ShutdownSignal,
+    mut shutdown: ShutdownSignal,
 ) -> Result<(), LinesCodecError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     loop {
         let line = tokio::select! {
-            line = lines.next() => line,
+            biased;
             () = shutdown.requested() => return lines.send("BYE server shutting down").await,
+            line = lines.next() => line,
         };
         let Some(line) = line.transpose()? else { return Ok(()) };
         match answer(&store, &line) {
@@ -79,17 +89,33 @@ async fn run<F: Family>(
     where_to_listen: WhereToListen<F>,
     args: &Args,
 ) -> Result<(), Box<dyn Error>> {
-    let serve = args.configure(Serve::new(where_to_listen));
+    let serve = args.server.configure(Serve::new(where_to_listen));
     let shutdown = serve.shutdown_signal();
     let store = Store::default();
-    let kv = Framing::new(LinesCodec::new_with_max_length(MAX_LINE), move |_peer, lines| {
-        session::<F::Stream>(Arc::clone(&store), lines, shutdown.clone())
-    });
-    let server = serve.serve(kv).await?;
-    common::run_until_signal("kv", server).await
+    let server = serve
+        .layer(FramingLayer::new(LinesCodec::new_with_max_length(MAX_LINE)))
+        .serve(service_fn(
+            move |(_peer, lines): FramedConnection<F::Addr, F::Stream, LinesCodec>| {
+                session(Arc::clone(&store), lines, shutdown.clone())
+            },
+        ))
+        .await?;
+    // Signals are handled from here on; only then say where we listen, so that whoever
+    // reads the line and sends SIGTERM finds the drain ready.
+    let drain = server.drain_on_signals(args.server.drain_deadline())?;
+    println!("kv: listening on {}", server.endpoint());
+    let drained = drain.await?;
+    println!("kv: stopped ({drained:?})");
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::run_main!("kv", "127.0.0.1:7879", run)
+    common::log_to_stderr();
+    let args = Args::parse();
+    let result = match args.server.listen(([127, 0, 0, 1], 7879).into()) {
+        Listen::Inet(addr) => run(WhereToListen::addr(addr), &args).await,
+        Listen::Unix(path) => run(WhereToListen::unix(path), &args).await,
+    };
+    common::exit_code("kv", result)
 }

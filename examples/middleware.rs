@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --example middleware                    # TCP on 127.0.0.1:7880
 //! socat - TCP:127.0.0.1:7880                        # a banner, then your lines echoed
-//! MIDDLEWARE_TIMEOUT_MS=5000 cargo run --example middleware   # connections last 5 s
+//! cargo run --example middleware -- --timeout-ms 5000   # connections last 5 s
 //! ```
 //!
 //! For every connection it prints the layers in the order their `call` runs, outermost
@@ -19,9 +19,9 @@
 //! middleware: 127.0.0.1:50312 5 handler
 //! ```
 //!
-//! Flags: those of the echo example. Environment: `MIDDLEWARE_TIMEOUT_MS` (default 30000),
-//! the longest a connection may last; `MIDDLEWARE_ACCEPTS_PER_SECOND` (default 100).
-//! On SIGINT or SIGTERM it drains and exits 0.
+//! Flags: those of the echo example, and `--timeout-ms` (`MIDDLEWARE_TIMEOUT_MS`, default
+//! 30000), the longest a connection may last, and `--accepts-per-second`
+//! (`MIDDLEWARE_ACCEPTS_PER_SECOND`, default 100). On SIGINT or SIGTERM it drains and exits 0.
 
 mod common;
 
@@ -34,13 +34,27 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::Args;
+use clap::Parser;
+use common::{Listen, ServerArgs};
 use tcp_serve::{service_fn, BoxError, Connection, Family, OnHandlerError, Serve, WhereToListen};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tower::limit::RateLimitLayer;
 use tower::timeout::TimeoutLayer;
 use tower::util::MapRequestLayer;
 use tower::{Layer, Service};
+
+#[derive(Parser)]
+#[command(about = "tower middleware around an echo server")]
+struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The longest a connection may last, in milliseconds
+    #[arg(long, env = "MIDDLEWARE_TIMEOUT_MS", default_value_t = 30_000)]
+    timeout_ms: u64,
+    /// How many connections are accepted per second
+    #[arg(long, env = "MIDDLEWARE_ACCEPTS_PER_SECOND", default_value_t = 100)]
+    accepts_per_second: u64,
+}
 
 /// Prints that the layer `step` saw a connection from `peer`.
 fn note(peer: &impl fmt::Debug, step: &str) {
@@ -118,13 +132,13 @@ async fn run<F: Family>(
     where_to_listen: WhereToListen<F>,
     args: &Args,
 ) -> Result<(), Box<dyn Error>> {
-    let timeout =
-        Duration::from_millis(common::setting("MIDDLEWARE_TIMEOUT_MS")?.unwrap_or(30_000));
-    let accepts_per_second = common::setting("MIDDLEWARE_ACCEPTS_PER_SECOND")?.unwrap_or(100);
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let accepts_per_second = args.accepts_per_second;
 
     // Layers are listed outermost first, as with `tower::ServiceBuilder`; they all sit inside
     // the server's own policies (error policy, drop-incoming, max_connections, tracking).
     let serve = args
+        .server
         .configure(Serve::new(where_to_listen))
         // A connection the timeout ends is a handler error ("request timed out"): say so.
         .on_handler_error(OnHandlerError::call(|peer, error| {
@@ -153,17 +167,36 @@ async fn run<F: Family>(
         // 4. Our own layer, written above: greets the client before the handler runs.
         .layer(BannerLayer::new("welcome to the middleware example; type to be echoed"));
     let shutdown = serve.shutdown_signal();
-    // 5. The handler.
+    // 5. The handler: echoes until the client is done, or a drain begins.
     let server = serve
         .serve(service_fn(move |(peer, stream): Connection<F>| {
             note(&peer, "5 handler");
-            common::echo(stream, shutdown.clone(), |_| Ok(()))
+            let mut shutdown = shutdown.clone();
+            async move {
+                let (mut reader, mut writer) = tokio::io::split(stream);
+                tokio::select! {
+                    copied = tokio::io::copy(&mut reader, &mut writer) => copied.map(drop),
+                    () = shutdown.requested() => writer.shutdown().await,
+                }
+            }
         }))
         .await?;
-    common::run_until_signal("middleware", server).await
+    // Signals are handled from here on; only then say where we listen, so that whoever
+    // reads the line and sends SIGTERM finds the drain ready.
+    let drain = server.drain_on_signals(args.server.drain_deadline())?;
+    println!("middleware: listening on {}", server.endpoint());
+    let drained = drain.await?;
+    println!("middleware: stopped ({drained:?})");
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::run_main!("middleware", "127.0.0.1:7880", run)
+    common::log_to_stderr();
+    let args = Args::parse();
+    let result = match args.server.listen(([127, 0, 0, 1], 7880).into()) {
+        Listen::Inet(addr) => run(WhereToListen::addr(addr), &args).await,
+        Listen::Unix(path) => run(WhereToListen::unix(path), &args).await,
+    };
+    common::exit_code("middleware", result)
 }

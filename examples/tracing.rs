@@ -5,7 +5,7 @@
 //! cargo run --example tracing                       # TCP on 127.0.0.1:7881
 //! socat - TCP:127.0.0.1:7881                        # watch the server's log on stderr
 //! RUST_LOG=tcp_serve=trace,info cargo run --example tracing
-//! METRICS_EVERY_MS=1000 cargo run --example tracing # metrics once a second
+//! cargo run --example tracing -- --metrics-every-ms 1000   # metrics once a second
 //! ```
 //!
 //! What tcp-serve logs (target `tcp_serve`), each connection's events inside a span
@@ -13,7 +13,8 @@
 //!
 //! | event | level |
 //! |---|---|
-//! | listening; closing the server; drain deadline passed | INFO |
+//! | listening; closing the server; stopped accepting; drain deadline passed | INFO |
+//! | draining (on a signal); closing every connection now (a second signal) | INFO, WARN |
 //! | accepted; connection closed | DEBUG |
 //! | dropped an incoming connection (drop_incoming_connections is on) | DEBUG |
 //! | at max_connections (at most once a minute while at the limit) | INFO |
@@ -21,10 +22,11 @@
 //! | TLS handshake failed or timed out (`TlsLayer`) | DEBUG |
 //! | accept failed (out of file descriptors or memory), pausing | WARN |
 //!
-//! Flags: those of the echo example. Environment: `RUST_LOG` (default
-//! `tcp_serve=debug,info`); `METRICS_EVERY_MS` (default 10000), how often `Server::metrics`
-//! is logged at INFO. The log goes to stderr; stdout has the example's own lines. On SIGINT
-//! or SIGTERM it drains and exits 0.
+//! Flags: those of the echo example, and `--metrics-every-ms` (`METRICS_EVERY_MS`, default
+//! 10000), how often `Server::metrics` is logged at INFO. Environment: `RUST_LOG` (default
+//! `tcp_serve=debug,info`). The log goes to stderr; stdout has the example's own lines. On
+//! SIGINT or SIGTERM it drains and exits 0. A client that sends `fail` makes its handler
+//! return an error, to show how one is logged.
 
 mod common;
 
@@ -33,37 +35,59 @@ use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::Args;
-use tcp_serve::{service_fn, Connection, Family, Serve, WhereToListen};
+use clap::Parser;
+use common::{Listen, ServerArgs};
+use tcp_serve::{service_fn, Connection, Family, Serve, ShutdownSignal, WhereToListen};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing_subscriber::EnvFilter;
 
-/// A client that sends `fail` makes its handler return an error, to show how one is logged.
-fn fail_on_request(chunk: &[u8]) -> io::Result<()> {
-    if chunk.starts_with(b"fail") {
-        return Err(io::Error::other("the client asked for a failure"));
+#[derive(Parser)]
+#[command(about = "The echo server with its tracing events and metrics logged")]
+struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// How often the server's metrics are logged, in milliseconds
+    #[arg(long, env = "METRICS_EVERY_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    metrics_every_ms: u64,
+}
+
+/// Echoes until the client closes its side or a drain begins; a chunk starting with `fail`
+/// makes it return an error instead, to show how a failed handler is logged.
+async fn echo<S>(mut stream: S, mut shutdown: ShutdownSignal) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        let n = tokio::select! {
+            biased;
+            () = shutdown.requested() => 0,
+            n = stream.read(&mut buf) => n?,
+        };
+        if n == 0 {
+            return stream.shutdown().await;
+        }
+        if buf[..n].starts_with(b"fail") {
+            return Err(io::Error::other("the client asked for a failure"));
+        }
+        stream.write_all(&buf[..n]).await?;
     }
-    Ok(())
 }
 
 async fn run<F: Family>(
     where_to_listen: WhereToListen<F>,
     args: &Args,
 ) -> Result<(), Box<dyn Error>> {
-    let metrics_every = match common::setting("METRICS_EVERY_MS")? {
-        None => Duration::from_secs(10),
-        Some(ms) if ms > 0 => Duration::from_millis(ms),
-        Some(_) => return Err("METRICS_EVERY_MS must be a number of milliseconds above 0".into()),
-    };
-    let serve = args.configure(Serve::new(where_to_listen));
+    let serve = args.server.configure(Serve::new(where_to_listen));
     let shutdown = serve.shutdown_signal();
     let server = serve
-        .serve(service_fn(move |(_peer, stream): Connection<F>| {
-            common::echo(stream, shutdown.clone(), fail_on_request)
-        }))
+        .serve(service_fn(move |(_peer, stream): Connection<F>| echo(stream, shutdown.clone())))
         .await?;
 
     // The counters, for a log or an exporter (Prometheus and the like would read the same).
     let watched = server.clone();
+    let metrics_every = Duration::from_millis(args.metrics_every_ms);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(metrics_every);
         every.tick().await;
@@ -72,7 +96,13 @@ async fn run<F: Family>(
             tracing::info!(metrics = ?watched.metrics(), "metrics");
         }
     });
-    common::run_until_signal("tracing", server).await
+    // Signals are handled from here on; only then say where we listen, so that whoever
+    // reads the line and sends SIGTERM finds the drain ready.
+    let drain = server.drain_on_signals(args.server.drain_deadline())?;
+    println!("tracing: listening on {}", server.endpoint());
+    let drained = drain.await?;
+    println!("tracing: stopped ({drained:?})");
+    Ok(())
 }
 
 #[tokio::main]
@@ -85,6 +115,10 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-
-    common::run_main!("tracing", "127.0.0.1:7881", run)
+    let args = Args::parse();
+    let result = match args.server.listen(([127, 0, 0, 1], 7881).into()) {
+        Listen::Inet(addr) => run(WhereToListen::addr(addr), &args).await,
+        Listen::Unix(path) => run(WhereToListen::unix(path), &args).await,
+    };
+    common::exit_code("tracing", result)
 }

@@ -1,5 +1,9 @@
 //! The errors a server reports: [`Error`] when it cannot start, [`ServerError`] when it stops
 //! on its own, and [`HandlerPanicked`] for a handler that panicked.
+//!
+//! As the standard library's errors do, each says what went wrong in its `Display` and
+//! hands the underlying error out through `source()` only, so a report that walks the chain
+//! (anyhow's, eyre's) names each cause once.
 
 use std::any::Any;
 use std::fmt;
@@ -11,13 +15,18 @@ use std::sync::Arc;
 /// A type-erased error, as tower middleware produces (`tower::BoxError`).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What a server was asked to listen on, as named in an [`Error`].
+/// Where a server listens (or was asked to), as named in an [`Error`] and printed by
+/// [`Server::endpoint`](crate::Server::endpoint).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Endpoint {
     /// A TCP address.
     Inet(SocketAddr),
     /// A Unix-domain socket path.
     Unix(PathBuf),
+    /// A socket known only by its descriptor: one handed in whose address could not be
+    /// read, or an unnamed Unix socket.
+    Fd(i32),
 }
 
 impl fmt::Display for Endpoint {
@@ -25,6 +34,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Inet(addr) => write!(f, "{addr}"),
             Endpoint::Unix(path) => write!(f, "{}", path.display()),
+            Endpoint::Fd(fd) => write!(f, "the socket with descriptor {fd}"),
         }
     }
 }
@@ -84,21 +94,41 @@ pub enum Error {
         /// The path asked for.
         path: PathBuf,
     },
-    /// A socket given to [`Serve::socket`](crate::Serve::socket) does not fit the address.
+    /// A socket handed to the server is of another family than the server listens in.
     WrongFamily {
-        /// The address it was to be bound to.
+        /// The address it was to be bound to, or where it listens.
         endpoint: Endpoint,
+        /// The family the server needs.
+        expected: &'static str,
         /// The socket's domain, as `socket2` names it.
         found: String,
     },
-    /// A socket given to [`Serve::socket`](crate::Serve::socket) is not a stream socket.
+    /// A socket handed to the server is not a stream socket.
     NotAStreamSocket {
         /// The socket's type, as `socket2` names it.
         found: String,
     },
-    /// A socket given to [`Serve::socket`](crate::Serve::socket) is already listening.
+    /// A socket given to [`Serve::socket`](crate::Serve::socket) to be bound is already
+    /// listening.
     AlreadyListening,
-    /// Any other failure while creating, binding or listening.
+    /// A socket handed to the server as a listener is not listening.
+    NotListening {
+        /// The socket's local address, or its descriptor.
+        endpoint: Endpoint,
+    },
+    /// A descriptor handed to the server is not a socket.
+    NotASocket {
+        /// The descriptor's number.
+        fd: i32,
+    },
+    /// A descriptor number handed to the server is not open.
+    ClosedDescriptor {
+        /// The descriptor's number.
+        fd: i32,
+    },
+    /// The server was started outside a tokio runtime.
+    NoRuntime,
+    /// Any other failure while creating, binding, listening or handing over a socket.
     Io {
         /// What the server was doing.
         action: &'static str,
@@ -148,24 +178,41 @@ impl fmt::Display for Error {
                 "cannot create the Unix socket {}: its directory does not exist; create it first",
                 path.display()
             ),
-            Error::WrongFamily { endpoint, found } => write!(
+            Error::WrongFamily { endpoint, expected, found } => write!(
                 f,
-                "the supplied socket is of domain {found}, which cannot be bound to {endpoint}; \
+                "the socket for {endpoint} is of domain {found}, but the server needs {expected}; \
                  create it with the domain of the address (socket2::Domain::for_address, or \
                  Domain::UNIX for a path)"
             ),
             Error::NotAStreamSocket { found } => write!(
                 f,
-                "the supplied socket is of type {found}; a server needs socket2::Type::STREAM"
+                "the socket handed to the server is of type {found}; a server needs a stream \
+                 socket (socket2::Type::STREAM)"
             ),
             Error::AlreadyListening => write!(
                 f,
-                "the supplied socket is already listening; pass an unbound socket, the server \
-                 binds and listens itself"
+                "the socket given to Serve::socket is already listening; pass an unbound socket \
+                 (the server binds and listens itself), or serve a listening one with \
+                 Serve::listener"
             ),
-            Error::Io { action, endpoint, source } => {
-                write!(f, "cannot {action} for {endpoint}: {source}")
+            Error::NotListening { endpoint } => write!(
+                f,
+                "{endpoint} is not listening; call listen(2) on it first, or give it to \
+                 Serve::socket to have the server bind and listen"
+            ),
+            Error::NotASocket { fd } => {
+                write!(f, "descriptor {fd} is not a socket; hand the server a listening socket")
             }
+            Error::ClosedDescriptor { fd } => write!(
+                f,
+                "descriptor {fd} is not open; check which descriptors the process inherited"
+            ),
+            Error::NoRuntime => write!(
+                f,
+                "a server runs on a tokio runtime, and none is running here; start it from \
+                 async code under #[tokio::main], or inside Runtime::block_on"
+            ),
+            Error::Io { action, endpoint, .. } => write!(f, "cannot {action} for {endpoint}"),
         }
     }
 }
@@ -189,7 +236,8 @@ impl std::error::Error for Error {
 #[non_exhaustive]
 pub enum ServerError<A> {
     /// A handler failed and the error policy was [`OnHandlerError::Raise`], or a
-    /// [`OnHandlerError::Call`] callback panicked.
+    /// [`OnHandlerError::Call`] callback panicked; or, in a stack without an error policy,
+    /// a connection's future returned an error.
     ///
     /// [`OnHandlerError::Raise`]: crate::OnHandlerError::Raise
     /// [`OnHandlerError::Call`]: crate::OnHandlerError::Call
@@ -204,17 +252,25 @@ pub enum ServerError<A> {
         /// The error `poll_ready` returned.
         source: Arc<dyn std::error::Error + Send + Sync>,
     },
+    /// The accept loop panicked (in a layer's `poll_ready` or `call`, say). The listening
+    /// socket was closed as for [`Server::close`](crate::Server::close).
+    AcceptorPanicked {
+        /// The panic's message.
+        message: String,
+    },
 }
 
 impl<A: fmt::Debug> fmt::Display for ServerError<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServerError::Handler { peer, source } => write!(
-                f,
-                "the handler for {peer:?} failed and the error policy stopped the server: {source}"
-            ),
-            ServerError::NotReady { source } => {
-                write!(f, "the service stopped accepting connections: {source}")
+            ServerError::Handler { peer, .. } => {
+                write!(f, "the handler for {peer:?} failed and the error policy stopped the server")
+            }
+            ServerError::NotReady { .. } => {
+                write!(f, "the service stack failed to become ready; the server stopped accepting")
+            }
+            ServerError::AcceptorPanicked { message } => {
+                write!(f, "the accept loop panicked ({message}); the server stopped accepting")
             }
         }
     }
@@ -226,6 +282,7 @@ impl<A: fmt::Debug> std::error::Error for ServerError<A> {
             ServerError::Handler { source, .. } | ServerError::NotReady { source } => {
                 Some(&**source)
             }
+            ServerError::AcceptorPanicked { .. } => None,
         }
     }
 }
@@ -265,5 +322,44 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "Box<dyn Any>".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// What anyhow and eyre print: each error of the chain, one after another.
+    fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut chain = Vec::new();
+        let mut next = Some(error);
+        while let Some(error) = next {
+            chain.push(error.to_string());
+            next = error.source();
+        }
+        chain
+    }
+
+    #[test]
+    fn each_cause_is_printed_once_along_the_chain() {
+        let cause = io::Error::new(io::ErrorKind::AddrInUse, "the OS's words");
+        let error = Error::AddrInUse {
+            endpoint: Endpoint::Inet(([127, 0, 0, 1], 80).into()),
+            source: cause,
+        };
+        let printed = chain(&error);
+        assert_eq!(printed.len(), 2, "{printed:?}");
+        assert!(!printed[0].contains("the OS's words"), "{printed:?}");
+        assert_eq!(printed[1], "the OS's words");
+
+        let handler: ServerError<u16> = ServerError::Handler {
+            peer: 7,
+            source: Arc::new(HandlerPanicked { message: "boom".into() }),
+        };
+        let printed = chain(&handler);
+        assert_eq!(printed.len(), 2, "{printed:?}");
+        assert_eq!(printed.iter().filter(|line| line.contains("boom")).count(), 1, "{printed:?}");
+        assert!(handler.source().is_some());
     }
 }

@@ -46,30 +46,54 @@
 //! | `~on_handler_error:(`Raise \| `Ignore \| `Call f)` | [`OnHandlerError`] |
 //! | `close ?close_existing_connections`, `close_finished`, `is_closed` | [`Server::close`], [`Server::close_with`], [`Server::close_finished`], [`Server::is_closed`] |
 //! | `close_finished_and_handlers_determined` | [`Server::handlers_finished`] |
+//! | `~drop_incoming_connections` given to `create` | [`Serve::drop_incoming_connections`] |
 //! | `listening_on`, `listening_on_address`, `listening_socket` | [`Server`]'s methods of those names |
 //! | `num_connections`, `set_drop_incoming_connections`, `invariant`, `sexp_of_t` | [`Server`]'s methods of those names, and `Debug` |
+//! | `create` with `buffer_age_limit` (a reader and writer for the handler) | [`io::BufferingLayer`] |
+//! | `Where_to_listen` with an existing socket | [`Serve::from_listener`]`(`[`Listener`]`)` |
 //!
-//! Async's `create`, whose handler gets a buffered reader and writer under a
-//! `buffer_age_limit`, is [`io::Buffered`]; [`io::Framing`] hands the handler a codec-framed
-//! connection instead.
+//! # Your own stack
+//!
+//! [`Serve`] is a convenience over an [`Acceptor`]: the accept loop with its close
+//! guarantee, batching and back-off, which calls any stack you build with
+//! `tower::ServiceBuilder` from the policy [layers](layer) it hands out (in your order, with
+//! `tower::load_shed` or anything else between them) and gives back the same [`Server`].
 //!
 //! Beyond Async: [`Server::drain`] (stop accepting, tell handlers through a
-//! [`ShutdownSignal`], wait up to a deadline, close the rest), and accept errors such as
-//! `EMFILE` that pause and recover instead of stopping the server.
+//! [`ShutdownSignal`], wait up to a deadline, close the rest), accept errors such as
+//! `EMFILE` that pause and recover instead of stopping the server, and a panic in the
+//! accept loop that stops the server cleanly instead of leaving it half alive.
+//!
+//! # Platforms and runtimes
+//!
+//! Linux only (other systems stop the build with a message). The server runs on any tokio
+//! runtime with its I/O driver on; it needs no time driver, though the layers that time
+//! connections (TLS handshakes, buffer age limits) do.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod accept;
-mod bind;
+// Pausing by not listening, `SO_ACCEPTCONN`, the errno names of the accept loop and socket
+// activation are Linux's; rather than half-work elsewhere, say so at build time.
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "tcp-serve supports Linux only: it relies on Linux's accept(2) errors, SO_ACCEPTCONN and \
+     shutdown(2) on listening sockets; see the README's \"Platforms\" section"
+);
+
+mod acceptor;
+mod dispatch;
 mod error;
+mod family;
 mod listen;
-mod listening_socket;
+mod listener;
 mod serve;
 mod server;
 mod shutdown;
+mod switch;
+mod timer;
 
 pub mod io;
 pub mod layer;
@@ -77,13 +101,20 @@ pub mod layer;
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 
+pub use crate::acceptor::Acceptor;
+pub use crate::dispatch::Dispatch;
 pub use crate::error::{BoxError, Endpoint, Error, HandlerPanicked, ServerError};
+pub use crate::family::{Family, Inet, Unix};
+pub use crate::layer::graceful::ShutdownSignal;
 pub use crate::layer::OnHandlerError;
-pub use crate::listen::{Family, Inet, Unix, WhereToListen};
-pub use crate::listening_socket::ListeningSocket;
+pub use crate::listen::WhereToListen;
+pub use crate::listener::{Listener, ListeningSocket};
 pub use crate::serve::Serve;
-pub use crate::server::{CloseFinished, InetServer, Metrics, Server, Stopped, UnixServer};
-pub use crate::shutdown::{Drained, ExistingConnections, ShutdownSignal};
+pub use crate::server::{
+    CloseFinished, Drain, DrainOnSignals, HandlersFinished, InetServer, Metrics, Server, Stopped,
+    UnixServer,
+};
+pub use crate::shutdown::{Drained, ExistingConnections};
 pub use tower::{self, service_fn};
 
 /// What a handler is called with: the peer's address and the connection's stream.

@@ -6,7 +6,9 @@
 //! that stalls is cut off after the handshake timeout (10 s by default), so neither holds a
 //! connection slot for long. Neither counts as a handler error: a handshake that fails is
 //! the network's bad input, logged at DEBUG, never a reason for
-//! [`OnHandlerError::Raise`](crate::OnHandlerError::Raise) to stop the server.
+//! [`OnHandlerError::Raise`](crate::OnHandlerError::Raise) to stop the server. Your
+//! service is called once the handshake is done, unless the server has been closed in the
+//! meantime (see [`Dispatch`]); the handshake's timer is tokio's.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -37,6 +39,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower::{Layer, Service};
 
+use crate::dispatch::Dispatch;
 use crate::error::BoxError;
 
 pub use tokio_rustls::server::TlsStream;
@@ -140,9 +143,18 @@ where
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let handshake = self.acceptor.accept(io);
         let timeout = self.handshake_timeout;
+        // The service is called after the handshake: through the server's dispatch, so not
+        // after the server has closed.
+        let dispatch = Dispatch::current();
         Box::pin(async move {
             match tokio::time::timeout(timeout, handshake).await {
-                Ok(Ok(stream)) => inner.call((peer, stream)).await.map_err(Into::into),
+                Ok(Ok(stream)) => match dispatch.call(|| inner.call((peer, stream))) {
+                    Some(served) => served.await.map_err(Into::into),
+                    None => {
+                        tracing::debug!("the server closed during the TLS handshake; closing");
+                        Ok(())
+                    }
+                },
                 Ok(Err(error)) => {
                     tracing::debug!(?peer, %error, "TLS handshake failed; closing");
                     Ok(())

@@ -1,34 +1,43 @@
-//! Handlers that speak in frames: a [`tokio_util::codec`] codec turns the byte stream into
+//! Services that speak in frames: a [`tokio_util::codec`] codec turns the byte stream into
 //! a `Stream` of requests and a `Sink` of responses.
 
-use std::fmt;
-use std::future::Future;
 use std::task::{Context, Poll};
 
 use tokio_util::codec::Framed;
-use tower::Service;
+use tower::{Layer, Service};
 
 use super::{AgeLimited, BufferAgeLimit};
 
-/// A service that hands each connection to `handler(peer, framed)`, where `framed` is the
-/// connection wrapped in a clone of `codec`, its writes under a [`BufferAgeLimit`].
+/// What the service behind a [`FramingLayer`] is called with: the peer, and the
+/// connection's stream `S` framed by the codec `C`, its writes under a [`BufferAgeLimit`].
+pub type FramedConnection<A, S, C> = (A, Framed<AgeLimited<S>, C>);
+
+/// Hands each connection to the wrapped service framed by a clone of `codec`.
 ///
 /// Line- and length-delimited protocols are what most TCP servers speak;
 /// `tokio_util::codec::{LinesCodec, LengthDelimitedCodec}` or a codec of your own do the
-/// framing, and the handler reads requests with `StreamExt::next` and answers with
+/// framing, and the service reads requests with `StreamExt::next` and answers with
 /// `SinkExt::send` (from the `futures` crate). See `examples/kv.rs`.
-#[derive(Clone)]
-pub struct Framing<C, H> {
+///
+/// ```
+/// use tcp_serve::io::FramingLayer;
+/// use tcp_serve::{Serve, WhereToListen};
+/// use tokio_util::codec::LinesCodec;
+///
+/// let serve = Serve::new(WhereToListen::localhost_port_chosen_by_os())
+///     .layer(FramingLayer::new(LinesCodec::new_with_max_length(1024)));
+/// # let _ = serve;
+/// ```
+#[derive(Clone, Debug)]
+pub struct FramingLayer<C> {
     codec: C,
-    handler: H,
     age_limit: BufferAgeLimit,
 }
 
-impl<C, H> Framing<C, H> {
-    /// Serves each connection with `handler`, framed by `codec`, with the default
-    /// [`BufferAgeLimit`] (2 min).
-    pub fn new(codec: C, handler: H) -> Self {
-        Framing { codec, handler, age_limit: BufferAgeLimit::default() }
+impl<C> FramingLayer<C> {
+    /// Frames each connection with `codec`, with the default [`BufferAgeLimit`] (2 min).
+    pub fn new(codec: C) -> Self {
+        FramingLayer { codec, age_limit: BufferAgeLimit::default() }
     }
 
     /// How long written frames may wait for a peer that is not reading.
@@ -38,28 +47,54 @@ impl<C, H> Framing<C, H> {
     }
 }
 
-impl<C, H> fmt::Debug for Framing<C, H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Framing").field("age_limit", &self.age_limit).finish_non_exhaustive()
+impl<S, C: Clone> Layer<S> for FramingLayer<C> {
+    type Service = Framing<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Framing { inner, codec: self.codec.clone(), age_limit: self.age_limit }
     }
 }
 
-impl<C, H, A, S, Fut, E> Service<(A, S)> for Framing<C, H>
-where
-    C: Clone,
-    H: FnMut(A, Framed<AgeLimited<S>, C>) -> Fut,
-    Fut: Future<Output = Result<(), E>>,
-{
-    type Response = ();
-    type Error = E;
-    type Future = Fut;
+/// The service of a [`FramingLayer`].
+#[derive(Clone, Debug)]
+pub struct Framing<S, C> {
+    inner: S,
+    codec: C,
+    age_limit: BufferAgeLimit,
+}
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
+impl<S, C> Framing<S, C> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
     }
 
-    fn call(&mut self, (peer, stream): (A, S)) -> Self::Future {
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, A, Io> Service<(A, Io)> for Framing<S, C>
+where
+    S: Service<FramedConnection<A, Io, C>>,
+    C: Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, (peer, stream): (A, Io)) -> Self::Future {
         let stream = AgeLimited::new(stream, self.age_limit);
-        (self.handler)(peer, Framed::new(stream, self.codec.clone()))
+        self.inner.call((peer, Framed::new(stream, self.codec.clone())))
     }
 }

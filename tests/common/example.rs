@@ -1,11 +1,13 @@
-//! Running an example from `examples/` as a real process, and talking to it with `socat`.
+//! Running an example from `examples/` as a real process: its stdout and stderr as lines
+//! the test can wait for, signals, its exit; and the real tools tests talk to it with.
 
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
 use std::sync::Mutex;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
 
 use super::within;
 
@@ -40,24 +42,125 @@ pub fn example_binary(name: &str) -> PathBuf {
     path
 }
 
-/// Starts the example `name` and returns it with the address it says it listens on.
-pub async fn start_example(name: &str, args: &[&str]) -> (Child, String) {
+/// A running example: its process, the address it printed, and its output, line by line.
+pub struct Example {
+    pub name: String,
+    pub child: Child,
+    pub address: String,
+    stdout: mpsc::UnboundedReceiver<String>,
+    stderr: mpsc::UnboundedReceiver<String>,
+}
+
+/// Forwards `output`'s lines into a channel (and to the test's stderr, so a failing test
+/// shows what the example said), until EOF.
+fn forward(
+    name: &str,
+    stream: &'static str,
+    output: impl AsyncRead + Unpin + Send + 'static,
+) -> mpsc::UnboundedReceiver<String> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let name = name.to_owned();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(output).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("[{name} {stream}] {line}");
+            // The test may have stopped listening; keep draining so the example never blocks.
+            let _ = sender.send(line);
+        }
+    });
+    receiver
+}
+
+/// Starts the example `name` with `args` and the environment variables `env`, and waits for
+/// its `NAME: listening on ADDR` line.
+pub async fn start(name: &str, args: &[&str], env: &[(&str, &str)]) -> Example {
     let mut child = Command::new(example_binary(name))
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("start example {name}: {e}"));
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let line = within("the example to print its address", stdout.next_line())
-        .await
-        .expect("read the example's stdout")
-        .expect("the example printed a line");
+    let stdout = forward(name, "stdout", child.stdout.take().expect("piped stdout"));
+    let stderr = forward(name, "stderr", child.stderr.take().expect("piped stderr"));
+    let mut example =
+        Example { name: name.to_owned(), child, address: String::new(), stdout, stderr };
     let prefix = format!("{name}: listening on ");
-    let address = line.strip_prefix(&prefix).expect("the first line names the address").to_owned();
-    // Keep draining stdout so the example never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-    (child, address)
+    let line = example.stdout_line(&prefix).await;
+    example.address = line.strip_prefix(&prefix).expect("the line names the address").to_owned();
+    example
+}
+
+async fn next_containing(
+    lines: &mut mpsc::UnboundedReceiver<String>,
+    what: &str,
+    needle: &str,
+) -> String {
+    within(&format!("the example to print {needle:?} on {what}"), async {
+        loop {
+            match lines.recv().await {
+                Some(line) if line.contains(needle) => return line,
+                Some(_) => continue,
+                None => panic!("the example closed its {what} before printing {needle:?}"),
+            }
+        }
+    })
+    .await
+}
+
+impl Example {
+    /// Waits for the next stdout line containing `needle` (skipping others) and returns it.
+    pub async fn stdout_line(&mut self, needle: &str) -> String {
+        next_containing(&mut self.stdout, "stdout", needle).await
+    }
+
+    /// Waits for the next stderr line containing `needle` (skipping others) and returns it.
+    pub async fn stderr_line(&mut self, needle: &str) -> String {
+        next_containing(&mut self.stderr, "stderr", needle).await
+    }
+
+    /// Sends the signal `signal` (`INT`, `TERM`) to the example.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the example is running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Waits for the example to exit and returns its status.
+    pub async fn exited(&mut self) -> ExitStatus {
+        within(&format!("{} to exit", self.name), self.child.wait()).await.expect("wait")
+    }
+
+    /// Sends `signal` and asserts the example drains and exits 0.
+    pub async fn stop_with(mut self, signal: &str) {
+        self.signal(signal);
+        let status = self.exited().await;
+        assert!(status.success(), "{} exited with {status} after SIG{signal}", self.name);
+    }
+}
+
+/// Whether the command-line tool `name` is installed. Outside CI a missing tool skips the
+/// test's part with a note; in CI (`CI` set) it fails, since `.ci/run` installs it.
+pub fn tool(name: &str, debian_package: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_executable(&dir.join(name))));
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is needed for this test (apt-get install {debian_package})"
+        );
+        eprintln!("{name} is not installed (apt-get install {debian_package}); skipping its part");
+    }
+    found
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Sends `input` through `socat - <target>` and returns what came back. `None` when socat is
@@ -83,13 +186,4 @@ pub async fn socat(target: &str, input: &[u8]) -> Option<Vec<u8>> {
     let output = within("socat to finish", child.wait_with_output()).await.expect("socat output");
     assert!(output.status.success(), "socat failed: {output:?}");
     Some(output.stdout)
-}
-
-/// Sends SIGTERM and asserts the example drains and exits 0.
-pub async fn terminate(mut child: Child) {
-    let pid = child.id().expect("the example is running").to_string();
-    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status();
-    assert!(killed.expect("run kill").success());
-    let status = within("the example to exit after SIGTERM", child.wait()).await.expect("wait");
-    assert!(status.success(), "the example exited with {status}");
 }

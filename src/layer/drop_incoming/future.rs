@@ -1,28 +1,25 @@
-//! The future of [`DropIncoming`](super::DropIncoming).
-
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project::pin_project;
 
-/// Either the inner handler's future, or done at once for a dropped connection.
-#[pin_project(project = Proj)]
-#[derive(Debug)]
-pub enum ResponseFuture<F> {
-    /// The connection was dropped; nothing to run.
-    Dropped,
-    /// The connection is being served.
-    Serving(#[pin] F),
+/// The future of [`DropIncoming`](super::DropIncoming): the handler's, or done at once for a
+/// dropped connection.
+#[pin_project]
+pub struct ResponseFuture<F> {
+    #[pin]
+    serving: Option<F>,
 }
 
 impl<F> ResponseFuture<F> {
     pub(super) fn dropped() -> Self {
-        ResponseFuture::Dropped
+        ResponseFuture { serving: None }
     }
 
     pub(super) fn serving(future: F) -> Self {
-        ResponseFuture::Serving(future)
+        ResponseFuture { serving: Some(future) }
     }
 }
 
@@ -33,9 +30,15 @@ where
     type Output = Result<(), E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            Proj::Dropped => Poll::Ready(Ok(())),
-            Proj::Serving(future) => future.poll(cx),
+        match self.project().serving.as_pin_mut() {
+            Some(future) => future.poll(cx),
+            None => Poll::Ready(Ok(())),
         }
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").field("dropped", &self.serving.is_none()).finish()
     }
 }

@@ -6,12 +6,12 @@
 //! once and can go elsewhere. Readiness still comes from the inner service, so at
 //! `max_connections` nothing is accepted, dropped or not.
 
+mod future;
 mod layer;
 mod service;
 mod switch;
 
-pub mod future;
-
+pub use self::future::ResponseFuture;
 pub use self::layer::DropIncomingLayer;
 pub use self::service::DropIncoming;
 pub use self::switch::DropIncomingSwitch;

@@ -12,13 +12,14 @@ use pin_project::pin_project;
 use super::policy::Policy;
 use crate::error::{BoxError, HandlerPanicked};
 
-/// Runs a connection's handler and hands its error or panic to the policy. Never fails.
+/// Runs a connection's handler and hands its error or panic to the policy. Fails only with
+/// an error the policy raises.
 #[pin_project]
 pub struct ResponseFuture<F, A> {
     #[pin]
     state: State<F>,
-    // The peer the policy is told about; taken when the connection ends in an error.
-    peer: Option<A>,
+    // The peer the policy is told about.
+    peer: A,
     policy: Arc<Policy<A>>,
 }
 
@@ -36,7 +37,7 @@ impl<F, A> ResponseFuture<F, A> {
             Ok(future) => State::Running(future),
             Err(error) => State::Failed(Some(error)),
         };
-        ResponseFuture { state, peer: Some(peer), policy }
+        ResponseFuture { state, peer, policy }
     }
 }
 
@@ -66,11 +67,10 @@ where
         // counts as a connection by the time the policy runs.
         this.state.set(State::Done);
         tracing::debug!("connection closed");
-        if let Some(error) = error {
-            let peer = this.peer.take().expect("the peer is taken once, when the handler ends");
-            this.policy.handle(peer, error);
-        }
-        Poll::Ready(Ok(()))
+        Poll::Ready(match error {
+            Some(error) => this.policy.handle(this.peer, error),
+            None => Ok(()),
+        })
     }
 }
 

@@ -1,43 +1,48 @@
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tower::Layer;
 
 use super::policy::{OnHandlerError, Policy};
 use super::service::ErrorPolicy;
-use crate::error::BoxError;
 
 /// Applies an [`OnHandlerError`] policy to every connection of the wrapped service.
 ///
-/// `raise` says what [`OnHandlerError::Raise`] does; [`Serve`](crate::Serve) passes one that
-/// closes the server. On its own, the layer can be given any function:
+/// Outermost in a server's stack, so it sees every failure below it. Under
+/// [`OnHandlerError::Raise`] a failed connection's future ends with the error, which tells
+/// the [`Acceptor`](crate::Acceptor) to stop the server; [`Acceptor::error_policy_layer`]
+/// makes one whose failures the [`Server`](crate::Server)'s metrics count.
+///
+/// [`Acceptor::error_policy_layer`]: crate::Acceptor::error_policy_layer
 ///
 /// ```
 /// use tcp_serve::layer::{ErrorPolicyLayer, OnHandlerError};
 ///
-/// let layer = ErrorPolicyLayer::<std::net::SocketAddr>::new(OnHandlerError::Raise, |peer, error| {
-///     eprintln!("{peer}: {error}; shutting down");
-/// });
-/// # let _ = layer;
+/// let layer = ErrorPolicyLayer::<std::net::SocketAddr>::new(OnHandlerError::call(|peer, error| {
+///     eprintln!("{peer}: {error}");
+/// }));
+/// assert_eq!(layer.failures(), 0);
 /// ```
 pub struct ErrorPolicyLayer<A> {
     policy: Arc<Policy<A>>,
 }
 
 impl<A> ErrorPolicyLayer<A> {
-    /// A layer applying `on_error`, where `Raise` (or a panicking `Call`) runs `raise`.
-    pub fn new(
-        on_error: OnHandlerError<A>,
-        raise: impl Fn(A, BoxError) + Send + Sync + 'static,
-    ) -> Self {
-        let policy = Policy { on_error, raise: Box::new(raise), failures: Default::default() };
-        ErrorPolicyLayer { policy: Arc::new(policy) }
+    /// A layer applying `on_error`.
+    pub fn new(on_error: OnHandlerError<A>) -> Self {
+        Self::counting(on_error, Arc::default())
+    }
+
+    /// A layer applying `on_error` that counts failures in `failures`.
+    pub(crate) fn counting(on_error: OnHandlerError<A>, failures: Arc<AtomicU64>) -> Self {
+        ErrorPolicyLayer { policy: Arc::new(Policy { on_error, failures }) }
     }
 
     /// How many connections have failed (returned an error or panicked) so far, across
     /// every service this layer made.
     pub fn failures(&self) -> u64 {
-        self.policy.failures.load(std::sync::atomic::Ordering::Relaxed)
+        self.policy.failures.load(Ordering::Relaxed)
     }
 }
 

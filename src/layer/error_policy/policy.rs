@@ -18,7 +18,8 @@ pub enum OnHandlerError<A> {
     Ignore,
     /// Stop accepting and close the listening socket (as
     /// [`Server::close`](crate::Server::close)); awaiting the [`Server`](crate::Server)
-    /// then yields the error.
+    /// then yields the error. When two handlers fail at once, the first to reach the
+    /// acceptor is the one reported.
     Raise,
     /// Call the function with the peer's address and the error, and keep serving. If the
     /// function panics, the server stops as for [`Raise`](Self::Raise).
@@ -66,34 +67,35 @@ impl<A> fmt::Debug for OnHandlerError<A> {
     }
 }
 
-/// The policy with what `Raise` means here; one per server, shared by every connection.
+/// The policy and its failure count; one per layer, shared by every connection.
 pub(super) struct Policy<A> {
     pub(super) on_error: OnHandlerError<A>,
-    pub(super) raise: Box<dyn Fn(A, BoxError) + Send + Sync>,
-    pub(super) failures: AtomicU64,
+    pub(super) failures: Arc<AtomicU64>,
 }
 
 impl<A: fmt::Debug> Policy<A> {
-    pub(super) fn handle(&self, peer: A, error: BoxError) {
+    /// Applies the policy to a failed connection; `Err` gives back the error to raise.
+    pub(super) fn handle(&self, peer: &A, error: BoxError) -> Result<(), BoxError> {
         self.failures.fetch_add(1, Ordering::Relaxed);
         match &self.on_error {
             OnHandlerError::Log => tracing::warn!(?peer, %error, "connection handler failed"),
             OnHandlerError::Ignore => {}
             OnHandlerError::Raise => {
                 tracing::error!(?peer, %error, "connection handler failed; raising");
-                (self.raise)(peer, error);
+                return Err(error);
             }
             OnHandlerError::Call(f) => {
-                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(&peer, &error))) {
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(peer, &error))) {
                     tracing::error!(
                         ?peer,
                         %error,
                         panic = %panic_message(&*payload),
                         "the on_handler_error callback panicked; raising"
                     );
-                    (self.raise)(peer, error);
+                    return Err(error);
                 }
             }
         }
+        Ok(())
     }
 }

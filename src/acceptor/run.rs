@@ -1,0 +1,279 @@
+//! The accept loop: ask the service stack to be ready, accept, call, spawn.
+//!
+//! Back-pressure is the stack's `poll_ready`: at `max_connections` the concurrency limit is
+//! not ready, so no `accept(2)` is made and clients wait in the kernel's backlog, as the
+//! seed promises. After one accept that may wait, up to `max_accepts_per_batch - 1` more
+//! are taken while connections are pending and the stack stays ready; after a full batch
+//! the loop yields, so the handlers it spawned get to run.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use pin_project::pin_project;
+use tower::{Service, ServiceExt};
+use tracing::Instrument;
+
+use super::errors::{classify, AcceptError, Backoff};
+use crate::dispatch::{self, Gate};
+use crate::error::{panic_message, BoxError, ServerError};
+use crate::family::Family;
+use crate::listener::Live;
+use crate::server::core::{Core, CLOSED};
+use crate::shutdown::ExistingConnections;
+
+/// How often "at max_connections" is logged while the server stays at its limit.
+const LIMIT_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+pub(super) struct AcceptLoop<F: Family, S> {
+    core: Arc<Core<F>>,
+    // The loop's own reference is the listener's only strong one: the fd closes when the
+    // loop ends (or when the last view of it is dropped after that).
+    listener: Arc<Live<F>>,
+    service: S,
+    // The core again, as the gate that layers calling their service later go through.
+    gate: Arc<dyn Gate>,
+    nodelay: bool,
+    backoff: Backoff,
+    limit_logged_at: Option<Instant>,
+}
+
+/// How a batch of non-waiting accepts ended.
+enum Batch {
+    /// `max_accepts_per_batch` were taken: yield before taking more.
+    Full,
+    /// No connection was pending, the stack was not ready, or an accept failed.
+    Short,
+    /// The server closed.
+    Closed,
+}
+
+impl<F, S> AcceptLoop<F, S>
+where
+    F: Family,
+    S: Service<(F::Addr, F::Stream), Response = ()> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    pub(super) fn new(
+        core: Arc<Core<F>>,
+        listener: Arc<Live<F>>,
+        service: S,
+        nodelay: bool,
+    ) -> Self {
+        let gate: Arc<dyn Gate> = core.clone();
+        AcceptLoop {
+            core,
+            listener,
+            service,
+            gate,
+            nodelay,
+            backoff: Backoff::default(),
+            limit_logged_at: None,
+        }
+    }
+
+    /// Runs the loop as a task that stops the server if the loop panics.
+    pub(super) fn spawn(self) {
+        let core = Arc::clone(&self.core);
+        tokio::spawn(Guarded { run: Some(Box::pin(self.run())), core });
+    }
+
+    async fn run(mut self) {
+        let core = Arc::clone(&self.core);
+        // Polled on every turn, so a cheap watch rather than a cancellation future.
+        let mut closed = core.closed_watch();
+        loop {
+            self.note_limit();
+            let ready = tokio::select! {
+                biased;
+                () = closed.reached(CLOSED) => break,
+                ready = self.service.ready() => ready.map(drop).map_err(Into::<BoxError>::into),
+            };
+            if let Err(error) = ready {
+                tracing::error!(%error, "the service stack failed to become ready; stopping");
+                core.stop(ServerError::NotReady { source: Arc::from(error) });
+                break;
+            }
+            let (listener, nodelay) = (&self.listener, self.nodelay);
+            let accepted = tokio::select! {
+                biased;
+                () = closed.reached(CLOSED) => break,
+                accepted = poll_fn(|cx| F::poll_accept(listener.io(), cx, nodelay)) => accepted,
+            };
+            match accepted {
+                Ok(connection) => {
+                    self.backoff.reset();
+                    if !self.dispatch(connection) {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    if let Some(pause) = self.accept_failed(error) {
+                        tokio::select! {
+                            biased;
+                            () = closed.reached(CLOSED) => break,
+                            () = crate::timer::sleep(pause) => {}
+                        }
+                    }
+                    continue;
+                }
+            }
+            match poll_fn(|cx| Poll::Ready(self.accept_more(cx))).await {
+                Batch::Full => tokio::task::yield_now().await,
+                Batch::Short => {}
+                Batch::Closed => break,
+            }
+        }
+    }
+
+    /// Takes up to `max_accepts_per_batch - 1` more connections without waiting.
+    fn accept_more(&mut self, cx: &mut Context<'_>) -> Batch {
+        for _ in 1..self.core.limits().max_accepts_per_batch {
+            if !matches!(self.service.poll_ready(cx), Poll::Ready(Ok(()))) {
+                return Batch::Short;
+            }
+            match F::poll_accept(self.listener.io(), cx, self.nodelay) {
+                Poll::Ready(Ok(connection)) => {
+                    if !self.dispatch(connection) {
+                        return Batch::Closed;
+                    }
+                }
+                // The loop's own accept meets the error again and handles it.
+                Poll::Ready(Err(_)) | Poll::Pending => return Batch::Short,
+            }
+        }
+        Batch::Full
+    }
+
+    /// Calls the service with a connection and spawns its future, in a span naming the
+    /// peer, unless the server has closed since the accept; then the connection is dropped
+    /// and `false` returned.
+    fn dispatch(&mut self, (stream, peer): (F::Stream, F::Addr)) -> bool {
+        let (service, gate) = (&mut self.service, &self.gate);
+        let called = self.core.dispatch(|id| {
+            // Checked first: even a disabled span costs something per connection.
+            let span = if tracing::enabled!(tracing::Level::INFO) {
+                tracing::info_span!("connection", id, peer = ?peer)
+            } else {
+                tracing::Span::none()
+            };
+            let future = span.in_scope(|| {
+                tracing::debug!("accepted");
+                let _current = dispatch::enter(gate);
+                service.call((peer.clone(), stream))
+            });
+            (future, span)
+        });
+        let Some((future, span)) = called else { return false };
+        let connection = Connection { future, core: Arc::clone(&self.core), peer: Some(peer) };
+        tokio::spawn(connection.instrument(span));
+        true
+    }
+
+    /// Logs an accept error and says how long to pause before the next accept.
+    fn accept_failed(&mut self, error: io::Error) -> Option<Duration> {
+        match classify(&error) {
+            AcceptError::Connection => {
+                tracing::debug!(%error, "a connection failed before it was accepted; skipping it");
+                None
+            }
+            AcceptError::Exhausted => {
+                let pause = self.backoff.next();
+                tracing::warn!(%error, ?pause, "accept failed; pausing before the next accept");
+                Some(pause)
+            }
+        }
+    }
+
+    /// At `max_connections`, says so once a minute, not on every turn of the loop.
+    fn note_limit(&mut self) {
+        let max = self.core.limits().max_connections;
+        if self.core.graceful().count() < max {
+            return;
+        }
+        let now = Instant::now();
+        if self.limit_logged_at.is_none_or(|at| now - at >= LIMIT_LOG_INTERVAL) {
+            tracing::info!(
+                max_connections = max,
+                "at max_connections; accepting again when one ends"
+            );
+            self.limit_logged_at = Some(now);
+        }
+    }
+}
+
+/// One connection's task: the stack's future, whose error stops the server (the error
+/// policy raised it, or the stack has no error policy).
+#[pin_project]
+struct Connection<Fut, F: Family> {
+    #[pin]
+    future: Fut,
+    core: Arc<Core<F>>,
+    peer: Option<F::Addr>,
+}
+
+impl<Fut, E, F> Future for Connection<Fut, F>
+where
+    Fut: Future<Output = Result<(), E>>,
+    E: Into<BoxError>,
+    F: Family,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if let Err(error) = std::task::ready!(this.future.poll(cx)) {
+            let error: BoxError = error.into();
+            tracing::error!(%error, "a connection raised its error; stopping the server");
+            let peer = this.peer.take().expect("a connection ends once");
+            this.core.stop(ServerError::Handler { peer, source: Arc::from(error) });
+        }
+        Poll::Ready(())
+    }
+}
+
+/// The accept loop's task: a panic in it stops the server as a raised error does, instead
+/// of leaving the listener open with nobody accepting.
+struct Guarded<F: Family> {
+    // `None` once the loop has ended; dropping it closes the listener.
+    run: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    core: Arc<Core<F>>,
+}
+
+impl<F: Family> Future for Guarded<F> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(run) = self.run.as_mut() else { return Poll::Ready(()) };
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx)));
+        let panicked = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(())) => None,
+            Err(payload) => Some(panic_message(&*payload)),
+        };
+        if let Some(message) = panicked {
+            tracing::error!(panic = %message, "the accept loop panicked; stopping the server");
+            // Recorded before the listener closes, so whoever awaits the server sees it.
+            self.core.stop(ServerError::AcceptorPanicked { message });
+        }
+        // Dropping the loop drops its listener: unless a view of it is still alive, the
+        // listening socket is closed here.
+        self.run = None;
+        tracing::info!(endpoint = %self.core.place().endpoint, "stopped accepting");
+        Poll::Ready(())
+    }
+}
+
+impl<F: Family> Drop for Guarded<F> {
+    fn drop(&mut self) {
+        // Dropped unfinished only when the runtime shuts down: nobody accepts any more.
+        if self.run.is_some() {
+            self.core.close(ExistingConnections::Keep);
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Unix-domain stream sockets: binding a path, and telling a stale socket file from a live
+//! server without blocking.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::task::{Context, Poll};
+
+use socket2::{Domain, SockAddr, Socket, Type};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::sys::{self, bind_error, io_error, BindOptions, Place};
+use super::Family;
+use crate::error::{Endpoint, Error};
+
+/// The longest Unix socket path Linux takes: `sun_path` is 108 bytes, one of them the NUL.
+const SUN_PATH_MAX: usize = 107;
+
+/// Unix-domain stream sockets: the server listens on a path.
+#[derive(Clone, Copy, Debug)]
+pub enum Unix {}
+
+impl Family for Unix {
+    type Addr = tokio::net::unix::SocketAddr;
+    type ListeningOn = PathBuf;
+    type Stream = UnixStream;
+    type BindTo = PathBuf;
+}
+
+impl sys::Socket for Unix {
+    type Std = std::os::unix::net::UnixListener;
+    type Listener = UnixListener;
+
+    const DESCRIPTION: &'static str = "a Unix-domain socket";
+
+    fn fits(domain: Domain) -> bool {
+        domain == Domain::UNIX
+    }
+
+    fn bind(path: &PathBuf, mut options: BindOptions) -> Result<Socket, Error> {
+        let endpoint = Endpoint::Unix(path.clone());
+        let len = path.as_os_str().len();
+        if len > SUN_PATH_MAX {
+            return Err(Error::UnixPathTooLong { path: path.clone(), len, max: SUN_PATH_MAX });
+        }
+        let socket = match options.socket.take() {
+            Some(socket) => {
+                sys::check_unbound::<Unix>(&socket, &endpoint)?;
+                socket
+            }
+            None => Socket::new(Domain::UNIX, Type::STREAM, None)
+                .map_err(|e| io_error("create a Unix socket", &endpoint, e))?,
+        };
+        let sockaddr = SockAddr::unix(path)
+            .map_err(|e| io_error("make a Unix socket address", &endpoint, e))?;
+        socket.bind(&sockaddr).map_err(|e| unix_bind_error(e, path, &endpoint))?;
+        sys::listen(&socket, options.backlog, &endpoint)?;
+        Ok(socket)
+    }
+
+    fn place(listener: &std::os::unix::net::UnixListener) -> io::Result<Place<Unix>> {
+        let addr = listener.local_addr()?;
+        let (listening_on, endpoint) = match addr.as_pathname() {
+            Some(path) => (path.to_path_buf(), Endpoint::Unix(path.to_path_buf())),
+            // An unnamed or abstract socket, as systemd may hand over: no path to show.
+            None => (PathBuf::new(), Endpoint::Fd(listener.as_raw_fd())),
+        };
+        Ok(Place { addr: addr.into(), listening_on, endpoint })
+    }
+
+    fn register(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        UnixListener::from_std(listener)
+    }
+
+    fn poll_accept(
+        listener: &UnixListener,
+        cx: &mut Context<'_>,
+        _nodelay: bool,
+    ) -> Poll<io::Result<(UnixStream, tokio::net::unix::SocketAddr)>> {
+        listener.poll_accept(cx)
+    }
+}
+
+/// Sorts a failed bind: a missing directory, a file in the way, a socket file nothing
+/// listens on (stale), or a live server.
+fn unix_bind_error(source: io::Error, path: &Path, endpoint: &Endpoint) -> Error {
+    let path = path.to_path_buf();
+    match source.kind() {
+        io::ErrorKind::NotFound => Error::MissingDirectory { path },
+        io::ErrorKind::AddrInUse => {
+            let is_socket = std::fs::symlink_metadata(&path)
+                .map(|meta| meta.file_type().is_socket())
+                .unwrap_or(false);
+            if !is_socket {
+                Error::PathExists { path }
+            } else if nobody_listens(&path) {
+                Error::StaleUnixSocket { path }
+            } else {
+                bind_error(source, endpoint)
+            }
+        }
+        _ => bind_error(source, endpoint),
+    }
+}
+
+/// Whether connecting to the socket file at `path` is refused. The connect is
+/// non-blocking: a live server whose backlog is full answers `EAGAIN` at once instead of
+/// holding this thread, and counts as listening.
+fn nobody_listens(path: &Path) -> bool {
+    let refused = |probe: Socket| {
+        let addr = SockAddr::unix(path)?;
+        match probe.connect(&addr) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(true),
+            _ => Ok::<_, io::Error>(false),
+        }
+    };
+    Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None).and_then(refused).unwrap_or(false)
+}

@@ -1,0 +1,70 @@
+//! The futures a [`Server`](super::Server) hands out to wait on it, one named type each,
+//! all made the same way: a boxed `async` block behind a type that says what it waits for.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::error::ServerError;
+use crate::shutdown::Drained;
+
+/// Defines a named future around a boxed, `Send` future of `$output`.
+macro_rules! wait_future {
+    ($(#[$doc:meta])* $name:ident $(<$a:ident>)?, $output:ty) => {
+        $(#[$doc])*
+        pub struct $name$(<$a>)?(Pin<Box<dyn Future<Output = $output> + Send>>);
+
+        impl$(<$a>)? $name$(<$a>)? {
+            pub(crate) fn new(future: impl Future<Output = $output> + Send + 'static) -> Self {
+                $name(Box::pin(future))
+            }
+        }
+
+        impl$(<$a>)? Future for $name$(<$a>)? {
+            type Output = $output;
+
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                self.0.as_mut().poll(cx)
+            }
+        }
+
+        impl$(<$a>)? fmt::Debug for $name$(<$a>)? {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+wait_future! {
+    /// Resolves when a server's close has finished: its listening socket is closed, and with
+    /// `ExistingConnections::Close` every connection's too. See
+    /// [`Server::close`](super::Server::close).
+    #[must_use = "the close has started; await this to know when it has finished"]
+    CloseFinished, ()
+}
+
+wait_future! {
+    /// Resolves when a server has stopped accepting, with the error if it stopped itself;
+    /// what awaiting a [`Server`](super::Server) gives.
+    Stopped<A>, Result<(), ServerError<A>>
+}
+
+wait_future! {
+    /// Resolves once a server is closed and every handler has finished; see
+    /// [`Server::handlers_finished`](super::Server::handlers_finished).
+    HandlersFinished, ()
+}
+
+wait_future! {
+    /// Resolves when a drain has ended, saying how; see [`Server::drain`](super::Server::drain).
+    /// The drain runs whether or not this is awaited.
+    Drain, Drained
+}
+
+wait_future! {
+    /// Resolves when a server told to drain on signals has drained, saying how, or with the
+    /// error that stopped it; see [`Server::drain_on_signals`](super::Server::drain_on_signals).
+    DrainOnSignals<A>, Result<Drained, ServerError<A>>
+}

@@ -1,0 +1,24 @@
+//! The end-to-end tests: servers on real sockets (127.0.0.1:0 and temporary Unix paths),
+//! driven as clients drive them, and the examples run as processes against real clients
+//! (socat, curl, openssl). One test binary, a module per subject.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod accept_errors;
+mod buffered;
+mod close;
+mod drop_incoming;
+mod echo_example;
+mod handlers;
+mod hyper_example;
+mod introspection;
+mod kv_example;
+mod limits;
+mod listen;
+mod metrics;
+mod middleware_example;
+mod signals;
+mod tls_example;
+mod tower_layers;
+mod tracing_events;
