@@ -12,10 +12,18 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::layer::graceful::ShutdownSignal;
+
 /// What a [`Dispatch`] calls through: the server's core.
 pub(crate) trait Gate: Send + Sync {
     /// Runs `call` unless the server has closed; whether it ran.
     fn call_unless_closed(&self, call: &mut dyn FnMut()) -> bool;
+
+    /// Counts a connection a layer closed for bad input from the network.
+    fn count_rejected(&self);
+
+    /// The signal of the server's drain.
+    fn shutdown_signal(&self) -> ShutdownSignal;
 }
 
 thread_local! {
@@ -41,8 +49,9 @@ impl Drop for Entered {
     }
 }
 
-/// A server's permission to call a service, for a layer that calls its inner service after
-/// its own `call` has returned.
+/// The server calling a service stack now, as the layers in it see it: its permission to
+/// call an inner service later than in `call`, where to report a connection closed for bad
+/// input, and its drain signal.
 ///
 /// The acceptor calls the service stack under the server's dispatch lock, after checking the
 /// server is open, so nothing in the stack's `call` runs after `close` has returned. A layer
@@ -71,6 +80,22 @@ impl Dispatch {
     /// take it in `call`. Anywhere else, one that always calls.
     pub fn current() -> Self {
         Dispatch { gate: CURRENT.with(|current| current.borrow().clone()) }
+    }
+
+    /// Counts the connection as rejected in the server's
+    /// [`Metrics::rejected`](crate::Metrics::rejected): a layer closed it for bad input from
+    /// the network (a failed TLS handshake, a bad PROXY header), which is not a handler
+    /// error and never stops the server.
+    pub fn reject(&self) {
+        if let Some(gate) = &self.gate {
+            gate.count_rejected();
+        }
+    }
+
+    /// The signal of the server's drain, for a service that has to be told in its own way
+    /// (an HTTP connection's graceful shutdown, say); `None` outside a server.
+    pub fn shutdown_signal(&self) -> Option<ShutdownSignal> {
+        self.gate.as_ref().map(|gate| gate.shutdown_signal())
     }
 
     /// Runs `call` unless the server has been closed; `None` if it has. Once

@@ -157,10 +157,12 @@ where
                 },
                 Ok(Err(error)) => {
                     tracing::debug!(?peer, %error, "TLS handshake failed; closing");
+                    dispatch.reject();
                     Ok(())
                 }
                 Err(_elapsed) => {
                     tracing::debug!(?peer, ?timeout, "TLS handshake timed out; closing");
+                    dispatch.reject();
                     Ok(())
                 }
             }

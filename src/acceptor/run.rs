@@ -158,7 +158,9 @@ where
         let called = self.core.dispatch(|id| {
             // Checked first: even a disabled span costs something per connection.
             let span = if tracing::enabled!(tracing::Level::INFO) {
-                tracing::info_span!("connection", id, peer = ?peer)
+                // `client` is for a layer that learns who the client really is (a PROXY
+                // header names it) to record.
+                tracing::info_span!("connection", id, peer = ?peer, client = tracing::field::Empty)
             } else {
                 tracing::Span::none()
             };

@@ -19,6 +19,7 @@ use crate::dispatch::Gate;
 use crate::error::ServerError;
 use crate::family::sys::Place;
 use crate::family::Family;
+use crate::layer::graceful::ShutdownSignal;
 use crate::layer::{DropIncomingSwitch, Graceful};
 use crate::listener::{ListeningSocket, Live};
 use crate::shutdown::ExistingConnections;
@@ -51,6 +52,8 @@ pub(crate) struct Core<F: Family> {
     drop_incoming: DropIncomingSwitch,
     // Connections handed to the service stack (dropped ones included): each one's id.
     accepted: AtomicU64,
+    // Connections a layer closed for bad input (see `Dispatch::reject`).
+    rejected: AtomicU64,
     failures: Arc<AtomicU64>,
     limits: Limits,
 }
@@ -81,6 +84,7 @@ impl<F: Family> Core<F> {
             graceful,
             drop_incoming,
             accepted: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
             failures,
             limits,
         }
@@ -163,6 +167,10 @@ impl<F: Family> Core<F> {
         self.accepted.load(Ordering::Relaxed)
     }
 
+    pub(crate) fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
     }
@@ -175,5 +183,13 @@ impl<F: Family> Core<F> {
 impl<F: Family> Gate for Core<F> {
     fn call_unless_closed(&self, call: &mut dyn FnMut()) -> bool {
         self.unless_closed(call).is_some()
+    }
+
+    fn count_rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn shutdown_signal(&self) -> ShutdownSignal {
+        self.graceful.signal()
     }
 }

@@ -71,6 +71,7 @@ impl<F: Family> Server<F> {
             accepted,
             dropped,
             failed: self.core.failures(),
+            rejected: self.core.rejected(),
             open,
             closed: accepted.saturating_sub(dropped).saturating_sub(open as u64),
         }
@@ -268,6 +269,10 @@ pub struct Metrics {
     pub dropped: u64,
     /// Connections whose handler returned an error or panicked.
     pub failed: u64,
+    /// Connections a layer closed for bad input from the network, before or instead of
+    /// the handler: a failed or stalled TLS handshake, a bad PROXY header. Never counted in
+    /// `failed`.
+    pub rejected: u64,
     /// Connections being served now ([`Server::num_connections`]).
     pub open: usize,
     /// Connections served that have ended, whether well or not (`failed` among them).
