@@ -100,14 +100,34 @@ where
                 break;
             }
             let (listener, nodelay) = (&self.listener, self.nodelay);
+            let mut waited = false;
             let accepted = tokio::select! {
                 biased;
                 () = closed.reached(CLOSED) => break,
-                accepted = poll_fn(|cx| F::poll_accept(listener.io(), cx, nodelay)) => accepted,
+                accepted = poll_fn(|cx| {
+                    let polled = F::poll_accept(listener.io(), cx, nodelay);
+                    waited |= polled.is_pending();
+                    polled
+                }) => accepted,
             };
             match accepted {
                 Ok(connection) => {
                     self.backoff.reset();
+                    // Readiness seen before a wait may be stale (a load shedder that saw the
+                    // limit full before the wait would refuse a connection the limit now
+                    // has room for): ask again. A permit taken before the wait is kept.
+                    if waited {
+                        let ready = tokio::select! {
+                            biased;
+                            () = closed.reached(CLOSED) => break,
+                            ready = self.service.ready() => ready.map(drop).map_err(Into::<BoxError>::into),
+                        };
+                        if let Err(error) = ready {
+                            tracing::error!(%error, "the service stack failed to become ready; stopping");
+                            core.stop(ServerError::NotReady { source: Arc::from(error) });
+                            break;
+                        }
+                    }
                     if !self.dispatch(connection) {
                         break;
                     }

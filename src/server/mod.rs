@@ -166,16 +166,19 @@ impl<F: Family> Server<F> {
     ///
     /// Outside a tokio runtime (the drain runs as a task of its own).
     pub fn drain(&self, deadline: Duration) -> Drain {
-        self.core.graceful().drain();
+        let graceful = self.core.graceful().clone();
+        graceful.drain();
         self.core.close(ExistingConnections::Keep);
-        let server = self.clone();
         let drain = tokio::spawn(async move {
+            // Waits for the connections only: the listener closes on its own, and a view of
+            // it held elsewhere must not hold up the drain.
             tokio::select! {
-                () = server.handlers_finished() => Drained::Gracefully,
+                () = graceful.finished() => Drained::Gracefully,
                 () = crate::timer::sleep(deadline) => {
-                    let connections = server.num_connections();
+                    let connections = graceful.count();
                     tracing::info!(connections, ?deadline, "drain deadline passed; closing");
-                    server.close_with(ExistingConnections::Close).await;
+                    graceful.close_all();
+                    graceful.finished().await;
                     Drained::Forced { connections }
                 }
             }

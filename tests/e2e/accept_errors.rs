@@ -16,9 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The child's open-file limit: small, so a few dozen clients exhaust it.
-const FD_LIMIT: usize = 64;
+pub(crate) const FD_LIMIT: usize = 64;
 /// `EMFILE` on Linux: the process has no free file descriptor.
-const EMFILE: i32 = 24;
+pub(crate) const EMFILE: i32 = 24;
 
 /// The test the child process runs.
 const CHILD_TEST: &str =
@@ -30,7 +30,7 @@ async fn running_out_of_file_descriptors_pauses_accepting_without_stopping_the_s
     run_child(CHILD_TEST, &["sh", "-c", &ulimit]).await;
 }
 
-fn assert_fd_limit_applies() {
+pub(crate) fn assert_fd_limit_applies() {
     let limits = std::fs::read_to_string("/proc/self/limits").expect("read /proc/self/limits");
     let line = limits.lines().find(|l| l.starts_with("Max open files")).expect("an fd limit");
     let soft: usize =
@@ -40,7 +40,7 @@ fn assert_fd_limit_applies() {
 
 /// Opens served clients (two descriptors each: ours and the server's) until exactly one
 /// descriptor is left, taking an odd one with a file if need be.
-async fn use_all_fds_but_one(server: &InetServer) -> (Vec<TcpStream>, Option<File>) {
+pub(crate) async fn use_all_fds_but_one(server: &InetServer) -> (Vec<TcpStream>, Option<File>) {
     let mut clients = Vec::new();
     for _ in 0..FD_LIMIT / 2 {
         if free_fds(FD_LIMIT) < 3 {

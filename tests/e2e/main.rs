@@ -18,6 +18,7 @@ mod limits;
 mod listen;
 mod metrics;
 mod middleware_example;
+mod second_pass;
 mod signals;
 mod tls_example;
 mod tower_layers;
