@@ -8,6 +8,7 @@ mod common;
 mod accept_errors;
 mod buffered;
 mod close;
+mod custom_stack_example;
 mod drop_incoming;
 mod echo_example;
 mod handlers;
