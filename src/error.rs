@@ -128,6 +128,8 @@ pub enum Error {
     },
     /// The server was started outside a tokio runtime.
     NoRuntime,
+    /// The server is closed, so it cannot listen again.
+    ServerClosed,
     /// Any other failure while creating, binding, listening or handing over a socket.
     Io {
         /// What the server was doing.
@@ -211,6 +213,11 @@ impl fmt::Display for Error {
                 f,
                 "a server runs on a tokio runtime, and none is running here; start it from \
                  async code under #[tokio::main], or inside Runtime::block_on"
+            ),
+            Error::ServerClosed => write!(
+                f,
+                "the server is closed and cannot listen again; start a new one on the same \
+                 address instead"
             ),
             Error::Io { action, endpoint, .. } => write!(f, "cannot {action} for {endpoint}"),
         }

@@ -111,8 +111,8 @@ pub use crate::listen::WhereToListen;
 pub use crate::listener::{Listener, ListeningSocket};
 pub use crate::serve::Serve;
 pub use crate::server::{
-    CloseFinished, Drain, DrainOnSignals, HandlersFinished, InetServer, Metrics, Server, Stopped,
-    UnixServer,
+    CloseFinished, Drain, DrainOnSignals, HandlersFinished, InetServer, Metrics, PauseChanged,
+    Server, Stopped, UnixServer,
 };
 pub use crate::shutdown::{Drained, ExistingConnections};
 pub use tower::{self, service_fn};

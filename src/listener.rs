@@ -130,20 +130,26 @@ impl<F: Family> Listener<F> {
         let endpoint = self.place.endpoint.clone();
         let io = F::register(self.socket)
             .map_err(|e| io_error("register the listener with tokio", &endpoint, e))?;
-        Ok((Live { io, _closed: closed }, self.place))
+        Ok((Live { io, closed: Arc::new(closed) }, self.place))
     }
 }
 
 /// A listener registered with tokio, owned by the accept loop while it runs.
 pub(crate) struct Live<F: Family> {
     io: <F as sys::Socket>::Listener,
-    // Dropped after `io` (fields drop in order): tells the server the fd is closed.
-    _closed: DropGuard,
+    // Dropped after `io` (fields drop in order), and shared with the listener that takes
+    // this one's place when a pause ends: tells the server its last listening fd is closed.
+    closed: Arc<DropGuard>,
 }
 
 impl<F: Family> Live<F> {
     pub(crate) fn io(&self) -> &<F as sys::Socket>::Listener {
         &self.io
+    }
+
+    /// The listener to accept on in this one's place (after a pause).
+    pub(crate) fn succeeded_by(&self, io: <F as sys::Socket>::Listener) -> Live<F> {
+        Live { io, closed: Arc::clone(&self.closed) }
     }
 }
 

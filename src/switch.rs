@@ -26,13 +26,18 @@ impl Switch {
         self.level.load(Ordering::SeqCst)
     }
 
+    /// Wakes every watcher without changing the level: something else they check changed.
+    pub(crate) fn wake(&self) {
+        for (_, waker) in self.waiting.lock().iter() {
+            waker.wake_by_ref();
+        }
+    }
+
     /// Raises the level to `to` (never lowers it) and wakes every watcher. Whether it rose.
     pub(crate) fn raise(&self, to: u8) -> bool {
         let rose = self.level.fetch_max(to, Ordering::SeqCst) < to;
         if rose {
-            for (_, waker) in self.waiting.lock().iter() {
-                waker.wake_by_ref();
-            }
+            self.wake();
         }
         rose
     }
@@ -70,7 +75,13 @@ impl Watch {
         }
     }
 
+    /// Registers `cx`'s waker to be woken by the switch, as `poll_level` does.
+    pub(crate) fn register_waker(&mut self, cx: &mut Context<'_>) {
+        self.register(cx.waker());
+    }
+
     /// Resolves once the level is at least `at_least`.
+    #[cfg(test)]
     pub(crate) async fn reached(&mut self, at_least: u8) {
         std::future::poll_fn(|cx| self.poll_level(cx, at_least)).await
     }

@@ -21,10 +21,13 @@ use tracing::Instrument;
 use super::errors::{classify, AcceptError, Backoff};
 use crate::dispatch::{self, Gate};
 use crate::error::{panic_message, BoxError, ServerError};
+use crate::family::sys::Paused;
 use crate::family::Family;
 use crate::listener::Live;
-use crate::server::core::{Core, CLOSED};
+use crate::listener::DEFAULT_BACKLOG;
+use crate::server::core::{Core, Listening};
 use crate::shutdown::ExistingConnections;
+use crate::switch::Watch;
 
 /// How often "at max_connections" is logged while the server stays at its limit.
 const LIMIT_LOG_INTERVAL: Duration = Duration::from_secs(60);
@@ -38,6 +41,8 @@ pub(super) struct AcceptLoop<F: Family, S> {
     // The core again, as the gate that layers calling their service later go through.
     gate: Arc<dyn Gate>,
     nodelay: bool,
+    // What resuming needs, while the listener is paused.
+    paused: Option<Paused>,
     backoff: Backoff,
     limit_logged_at: Option<Instant>,
 }
@@ -72,6 +77,7 @@ where
             service,
             gate,
             nodelay,
+            paused: None,
             backoff: Backoff::default(),
             limit_logged_at: None,
         }
@@ -86,29 +92,33 @@ where
     async fn run(mut self) {
         let core = Arc::clone(&self.core);
         // Polled on every turn, so a cheap watch rather than a cancellation future.
-        let mut closed = core.closed_watch();
-        loop {
+        let mut events = core.closed_watch();
+        while !core.is_closed() {
+            if core.pause_wanted() != self.paused.is_some() {
+                self.follow_pause_wish();
+                continue;
+            }
+            if self.paused.is_some() {
+                // Not listening: nothing to accept until the server closes or resumes.
+                poll_fn(|cx| core.poll_event(&mut events, cx, true)).await;
+                continue;
+            }
             self.note_limit();
-            let ready = tokio::select! {
-                biased;
-                () = closed.reached(CLOSED) => break,
-                ready = self.service.ready() => ready.map(drop).map_err(Into::<BoxError>::into),
-            };
-            if let Err(error) = ready {
-                tracing::error!(%error, "the service stack failed to become ready; stopping");
-                core.stop(ServerError::NotReady { source: Arc::from(error) });
+            let ready = self.service.ready();
+            let Some(ready) = interruptible(&core, &mut events, ready).await else { continue };
+            let ready = ready.map(drop);
+            if !self.stays_ready(ready) {
                 break;
             }
             let (listener, nodelay) = (&self.listener, self.nodelay);
             let mut waited = false;
-            let accepted = tokio::select! {
-                biased;
-                () = closed.reached(CLOSED) => break,
-                accepted = poll_fn(|cx| {
-                    let polled = F::poll_accept(listener.io(), cx, nodelay);
-                    waited |= polled.is_pending();
-                    polled
-                }) => accepted,
+            let accepting = poll_fn(|cx| {
+                let polled = F::poll_accept(listener.io(), cx, nodelay);
+                waited |= polled.is_pending();
+                polled
+            });
+            let Some(accepted) = interruptible(&core, &mut events, accepting).await else {
+                continue;
             };
             match accepted {
                 Ok(connection) => {
@@ -117,14 +127,12 @@ where
                     // limit full before the wait would refuse a connection the limit now
                     // has room for): ask again. A permit taken before the wait is kept.
                     if waited {
-                        let ready = tokio::select! {
-                            biased;
-                            () = closed.reached(CLOSED) => break,
-                            ready = self.service.ready() => ready.map(drop).map_err(Into::<BoxError>::into),
+                        let ready = self.service.ready();
+                        let Some(ready) = interruptible(&core, &mut events, ready).await else {
+                            continue;
                         };
-                        if let Err(error) = ready {
-                            tracing::error!(%error, "the service stack failed to become ready; stopping");
-                            core.stop(ServerError::NotReady { source: Arc::from(error) });
+                        let ready = ready.map(drop);
+                        if !self.stays_ready(ready) {
                             break;
                         }
                     }
@@ -134,11 +142,7 @@ where
                 }
                 Err(error) => {
                     if let Some(pause) = self.accept_failed(error) {
-                        tokio::select! {
-                            biased;
-                            () = closed.reached(CLOSED) => break,
-                            () = crate::timer::sleep(pause) => {}
-                        }
+                        interruptible(&core, &mut events, crate::timer::sleep(pause)).await;
                     }
                     continue;
                 }
@@ -147,6 +151,54 @@ where
                 Batch::Full => tokio::task::yield_now().await,
                 Batch::Short => {}
                 Batch::Closed => break,
+            }
+        }
+    }
+
+    /// Whether the stack is ready; if it failed to be, stops the server with its error.
+    fn stays_ready<E: Into<BoxError>>(&self, ready: Result<(), E>) -> bool {
+        let Err(error) = ready else { return true };
+        let error: BoxError = error.into();
+        tracing::error!(%error, "the service stack failed to become ready; stopping");
+        self.core.stop(ServerError::NotReady { source: Arc::from(error) });
+        false
+    }
+
+    /// Stops or starts listening, as the server's owner now wants, and says how it went.
+    fn follow_pause_wish(&mut self) {
+        let place = self.core.place();
+        let endpoint = &place.endpoint;
+        match self.paused.take() {
+            None => match F::pause(self.listener.io(), place) {
+                Ok(paused) => {
+                    tracing::info!(%endpoint, "paused: not listening");
+                    self.paused = Some(paused);
+                    self.core.set_listening(Listening::Paused);
+                }
+                Err(error) => {
+                    tracing::warn!(%endpoint, %error, "could not pause; still listening");
+                    let error = Arc::new(error);
+                    self.core.set_listening(Listening::Failed { paused: false, error });
+                }
+            },
+            Some(paused) => {
+                let backlog = self.core.limits().backlog.unwrap_or(DEFAULT_BACKLOG);
+                let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+                match F::resume(self.listener.io(), place, backlog, &paused) {
+                    Ok(io) => {
+                        let listener = Arc::new(self.listener.succeeded_by(io));
+                        self.core.set_listener(&listener);
+                        self.listener = listener;
+                        tracing::info!(%endpoint, "listening again");
+                        self.core.set_listening(Listening::Yes);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%endpoint, %error, "could not listen again; still paused");
+                        self.paused = Some(paused);
+                        let error = Arc::new(error);
+                        self.core.set_listening(Listening::Failed { paused: true, error });
+                    }
+                }
             }
         }
     }
@@ -226,6 +278,21 @@ where
             );
             self.limit_logged_at = Some(now);
         }
+    }
+}
+
+/// Awaits `future`, unless the server closes or its owner wants the pause state changed
+/// first: then `None`, and the loop starts its turn again.
+async fn interruptible<F: Family, T>(
+    core: &Core<F>,
+    events: &mut Watch,
+    future: impl Future<Output = T>,
+) -> Option<T> {
+    let paused = false;
+    tokio::select! {
+        biased;
+        _ = poll_fn(|cx| core.poll_event(events, cx, paused)) => None,
+        value = future => Some(value),
     }
 }
 

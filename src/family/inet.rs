@@ -5,10 +5,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::sys::{self, bind_error, io_error, BindOptions, Place};
+use super::sys::{self, bind_error, io_error, BindOptions, Paused, Place};
 use super::Family;
 use crate::error::{Endpoint, Error};
 
@@ -67,6 +67,43 @@ impl sys::Socket for Inet {
         TcpListener::from_std(listener)
     }
 
+    /// `shutdown(SHUT_RD)` on a listening TCP socket stops it listening: connects are
+    /// refused, and the connections queued are reset (the kernel sends RST). While paused,
+    /// `SO_REUSEADDR` is off, so that no other socket can bind the port.
+    fn pause(listener: &TcpListener, place: &Place<Inet>) -> io::Result<Paused> {
+        let socket = SockRef::from(listener);
+        let paused = Paused { reuseaddr: socket.reuse_address()? };
+        socket.shutdown(std::net::Shutdown::Read)?;
+        // Bound again at once: Linux frees a port the OS picked for a socket bound to port 0
+        // when it stops listening, though `getsockname` still shows it (a port bound by
+        // number is kept, and binding again says EINVAL). `Listener::bind` binds even an
+        // OS-chosen port by number, so this is for sockets handed in. `SO_REUSEADDR` lets
+        // the socket share the port with the live connections accepted on it.
+        socket.set_reuse_address(true)?;
+        match socket.bind(&place.addr.into()) {
+            Err(e) if e.kind() != io::ErrorKind::InvalidInput => return Err(e),
+            _ => {}
+        }
+        socket.set_reuse_address(false)?;
+        Ok(paused)
+    }
+
+    fn resume(
+        listener: &TcpListener,
+        _place: &Place<Inet>,
+        backlog: i32,
+        paused: &Paused,
+    ) -> io::Result<TcpListener> {
+        // The same socket under a new descriptor, so tokio registers it afresh.
+        let socket = SockRef::from(listener).try_clone()?;
+        // As when binding it again: it shares the port with the connections accepted on it.
+        socket.set_reuse_address(true)?;
+        socket.listen(backlog)?;
+        socket.set_reuse_address(paused.reuseaddr)?;
+        socket.set_nonblocking(true)?;
+        TcpListener::from_std(socket.into())
+    }
+
     fn poll_accept(
         listener: &TcpListener,
         cx: &mut Context<'_>,
@@ -84,9 +121,13 @@ impl sys::Socket for Inet {
 }
 
 /// A new socket with the builder's reuse options, bound to `addr`.
+///
+/// A port the OS chooses is bound by number, so that it stays the socket's through a pause:
+/// a probe socket bound to port 0 learns a free port and holds it while the real socket
+/// binds it too (both with `SO_REUSEADDR`, neither listening, which Linux allows), then
+/// goes. Without `SO_REUSEADDR` the socket is bound to port 0 as asked.
 fn bind_new(addr: SocketAddr, options: &BindOptions, endpoint: &Endpoint) -> Result<Socket, Error> {
-    let mut attempt = 1;
-    loop {
+    let new_socket = || {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
             .map_err(|e| io_error("create a TCP socket", endpoint, e))?;
         socket
@@ -95,7 +136,20 @@ fn bind_new(addr: SocketAddr, options: &BindOptions, endpoint: &Endpoint) -> Res
         if options.reuseport {
             socket.set_reuse_port(true).map_err(|e| io_error("set SO_REUSEPORT", endpoint, e))?;
         }
-        match socket.bind(&addr.into()) {
+        Ok::<_, Error>(socket)
+    };
+    let mut attempt = 1;
+    loop {
+        let socket = new_socket()?;
+        let (chosen, _probe) = if addr.port() == 0 && options.reuseaddr {
+            let probe = new_socket()?;
+            probe.bind(&addr.into()).map_err(|e| bind_error(e, endpoint))?;
+            let port = probe.local_addr().ok().and_then(|a| a.as_socket()).map_or(0, |a| a.port());
+            (SocketAddr::new(addr.ip(), port), Some(probe))
+        } else {
+            (addr, None)
+        };
+        match socket.bind(&chosen.into()) {
             Ok(()) => return Ok(socket),
             Err(e)
                 if addr.port() == 0

@@ -68,6 +68,13 @@ pub(crate) mod sys {
         }
     }
 
+    /// What a paused listener must get back when it resumes.
+    #[derive(Debug, Default)]
+    pub struct Paused {
+        /// The `SO_REUSEADDR` it had: off while paused, so no other socket binds its port.
+        pub reuseaddr: bool,
+    }
+
     pub trait Socket {
         /// The standard library's listener for this family: what a socket is kept as until
         /// the server starts, outside any runtime.
@@ -93,6 +100,24 @@ pub(crate) mod sys {
 
         /// Registers a listening, non-blocking socket with the current runtime's reactor.
         fn register(listener: Self::Std) -> io::Result<Self::Listener>;
+
+        /// Stops listening on `listener` while keeping its address: new connects are refused
+        /// at once. What happens to connections already queued is the family's to say.
+        fn pause(listener: &Self::Listener, place: &Place<Self>) -> io::Result<Paused>
+        where
+            Self: Family;
+
+        /// Listens again where a paused `listener` listened, and returns the listener to
+        /// accept on from now on (registered afresh with tokio, whose view of the old one
+        /// still says "closed").
+        fn resume(
+            listener: &Self::Listener,
+            place: &Place<Self>,
+            backlog: i32,
+            paused: &Paused,
+        ) -> io::Result<Self::Listener>
+        where
+            Self: Family;
 
         /// Accepts one connection if one is pending; `nodelay` sets `TCP_NODELAY` on it.
         fn poll_accept(

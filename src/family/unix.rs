@@ -7,10 +7,10 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::task::{Context, Poll};
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::sys::{self, bind_error, io_error, BindOptions, Place};
+use super::sys::{self, bind_error, io_error, BindOptions, Paused, Place};
 use super::Family;
 use crate::error::{Endpoint, Error};
 
@@ -71,6 +71,51 @@ impl sys::Socket for Unix {
 
     fn register(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         UnixListener::from_std(listener)
+    }
+
+    /// `shutdown(SHUT_RD)` on a listening Unix socket refuses new connects; the connections
+    /// already queued stay acceptable, and are accepted and closed here (their clients see
+    /// EOF), so that pausing means the same for them as for TCP clients.
+    fn pause(listener: &UnixListener, _place: &Place<Unix>) -> io::Result<Paused> {
+        let socket = SockRef::from(listener);
+        socket.shutdown(std::net::Shutdown::Read)?;
+        loop {
+            match socket.accept() {
+                Ok((queued, _)) => drop(queued),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Paused::default()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Linux cannot make a shut-down Unix socket listen again, so a new one takes its place:
+    /// bound at a temporary name beside the path, listening, then renamed over the path in
+    /// one step. The path is never free for another process to take.
+    fn resume(
+        _listener: &UnixListener,
+        place: &Place<Unix>,
+        backlog: i32,
+        _paused: &Paused,
+    ) -> io::Result<UnixListener> {
+        let path = place.addr.as_pathname().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::Unsupported, "an unnamed Unix socket cannot listen again")
+        })?;
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(format!(".resuming.{}", std::process::id()));
+        let temporary = PathBuf::from(temporary);
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        let _ = std::fs::remove_file(&temporary);
+        socket.bind(&SockAddr::unix(&temporary)?)?;
+        let renamed = socket
+            .listen(backlog)
+            .and_then(|()| socket.set_nonblocking(true))
+            .and_then(|()| std::fs::rename(&temporary, path));
+        if let Err(e) = renamed {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(e);
+        }
+        UnixListener::from_std(socket.into())
     }
 
     fn poll_accept(

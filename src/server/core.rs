@@ -8,11 +8,17 @@
 //! - `closed`, a switch that is the server's closed flag and wakes the accept loop.
 //! - the listener, owned by the accept loop alone; the core keeps a weak reference for
 //!   views of it, and learns it has closed through `listener_closed`.
+//!
+//! Pausing is the listener's state, so the accept loop does it: the handle says what it
+//! wants (`pause_wanted`) and wakes the loop through the closed switch; the loop stops or
+//! starts listening and says what it did (`listening`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 
 use parking_lot::{Mutex, ReentrantMutex};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::Gate;
@@ -27,6 +33,24 @@ use crate::switch::{Switch, Watch};
 
 /// The `closed` switch's level once the server is closed.
 pub(crate) const CLOSED: u8 = 1;
+
+/// What the accept loop has to react to.
+pub(crate) enum Event {
+    Closed,
+    PauseWanted,
+}
+
+/// Whether the server listens, as the accept loop last left it.
+#[derive(Clone, Debug)]
+pub(crate) enum Listening {
+    Yes,
+    Paused,
+    /// A pause or resume failed; `paused` is where it stays.
+    Failed {
+        paused: bool,
+        error: Arc<std::io::Error>,
+    },
+}
 
 /// The limits a server runs with, all at least 1.
 #[derive(Clone, Copy, Debug)]
@@ -46,7 +70,10 @@ pub(crate) struct Core<F: Family> {
     stopped_by: Mutex<Option<ServerError<F::Addr>>>,
     // Cancelled once the listening fd is closed (the listener's drop guard does it).
     listener_closed: CancellationToken,
-    listener: Weak<Live<F>>,
+    // The listener the accept loop owns now (it changes when a pause ends).
+    listener: Mutex<Weak<Live<F>>>,
+    pause_wanted: AtomicBool,
+    listening: watch::Sender<Listening>,
     place: Place<F>,
     graceful: Graceful,
     drop_incoming: DropIncomingSwitch,
@@ -79,7 +106,9 @@ impl<F: Family> Core<F> {
             closed: Arc::default(),
             stopped_by: Mutex::new(None),
             listener_closed,
-            listener: Arc::downgrade(listener),
+            listener: Mutex::new(Arc::downgrade(listener)),
+            pause_wanted: AtomicBool::new(false),
+            listening: watch::Sender::new(Listening::Yes),
             place,
             graceful,
             drop_incoming,
@@ -148,7 +177,60 @@ impl<F: Family> Core<F> {
     }
 
     pub(crate) fn listening_socket(&self) -> Option<ListeningSocket<F>> {
-        self.listener.upgrade().map(ListeningSocket::new)
+        self.listener.lock().upgrade().map(ListeningSocket::new)
+    }
+
+    /// The accept loop's listener from now on.
+    pub(crate) fn set_listener(&self, listener: &Arc<Live<F>>) {
+        *self.listener.lock() = Arc::downgrade(listener);
+    }
+
+    /// Asks the accept loop to stop (`true`) or start (`false`) listening, and returns a
+    /// receiver of what it does.
+    pub(crate) fn want_paused(&self, paused: bool) -> watch::Receiver<Listening> {
+        let listening = self.listening.subscribe();
+        self.pause_wanted.store(paused, Ordering::SeqCst);
+        self.closed.wake();
+        listening
+    }
+
+    pub(crate) fn pause_wanted(&self) -> bool {
+        self.pause_wanted.load(Ordering::SeqCst)
+    }
+
+    /// The accept loop says what it did: a failed pause or resume also drops the wish.
+    pub(crate) fn set_listening(&self, listening: Listening) {
+        if let Listening::Failed { paused, .. } = &listening {
+            self.pause_wanted.store(*paused, Ordering::SeqCst);
+        }
+        self.listening.send_replace(listening);
+    }
+
+    pub(crate) fn listening(&self) -> Listening {
+        self.listening.borrow().clone()
+    }
+
+    /// What the accept loop must do next: stop because the server closed, or follow a new
+    /// wish about pausing; otherwise wakes `cx` when either comes.
+    pub(crate) fn poll_event(
+        &self,
+        watch: &mut Watch,
+        cx: &mut Context<'_>,
+        paused: bool,
+    ) -> Poll<Event> {
+        for registered in [false, true] {
+            if self.is_closed() {
+                return Poll::Ready(Event::Closed);
+            }
+            if self.pause_wanted() != paused {
+                return Poll::Ready(Event::PauseWanted);
+            }
+            if !registered {
+                // Checked again after registering: a change in between woke this waker.
+                watch.register_waker(cx);
+            }
+        }
+        Poll::Pending
     }
 
     pub(crate) fn place(&self) -> &Place<F> {

@@ -9,9 +9,11 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::core::Core;
-pub use self::wait::{CloseFinished, Drain, DrainOnSignals, HandlersFinished, Stopped};
-use crate::error::{Endpoint, ServerError};
+use self::core::{Core, Listening};
+pub use self::wait::{
+    CloseFinished, Drain, DrainOnSignals, HandlersFinished, PauseChanged, Stopped,
+};
+use crate::error::{Endpoint, Error, ServerError};
 use crate::family::Family;
 use crate::layer::graceful::ShutdownSignal;
 use crate::listener::ListeningSocket;
@@ -102,6 +104,71 @@ impl<F: Family> Server<F> {
     /// Whether new connections are being dropped.
     pub fn drop_incoming_connections(&self) -> bool {
         self.core.drop_incoming().is_on()
+    }
+
+    /// Stops listening, keeping the socket: new clients are refused at once (`ECONNREFUSED`)
+    /// rather than left in the backlog or accepted and dropped, so a load balancer or a
+    /// client library moves on at once. This is the "more principled" pause the seed hopes
+    /// for under `set_drop_incoming_connections`. Live connections carry on.
+    ///
+    /// Connections already queued in the backlog when the pause takes effect are closed
+    /// without being served: over TCP the kernel resets them; over a Unix socket they are
+    /// accepted and closed, and their clients read EOF. The socket keeps its address all
+    /// along (see [`resume`](Self::resume)).
+    ///
+    /// The pause is made by the accept loop, at once; the returned future says when it is
+    /// done. Pausing a paused server does nothing.
+    pub fn pause(&self) -> PauseChanged {
+        self.want_paused(true)
+    }
+
+    /// Listens again on the same port or path after [`pause`](Self::pause), with no moment
+    /// in which another process could take it: a TCP socket listens again (`SO_REUSEADDR` is
+    /// off while paused, so no other socket binds the port meanwhile); a Unix socket is
+    /// replaced by a new one renamed over the path in one step. A socket handed in
+    /// listens again with a backlog of 4096.
+    ///
+    /// # Errors
+    ///
+    /// Through the future: the socket could not listen again (it stays paused), or the
+    /// server is closed.
+    pub fn resume(&self) -> PauseChanged {
+        self.want_paused(false)
+    }
+
+    /// Whether the server is paused (not listening).
+    pub fn is_paused(&self) -> bool {
+        matches!(self.core.listening(), Listening::Paused | Listening::Failed { paused: true, .. })
+    }
+
+    fn want_paused(&self, paused: bool) -> PauseChanged {
+        let mut listening = self.core.want_paused(paused);
+        let core = Arc::clone(&self.core);
+        PauseChanged::new(async move {
+            let closed_answer = if paused { Ok(()) } else { Err(Error::ServerClosed) };
+            if core.is_closed() {
+                return closed_answer;
+            }
+            let closed = core.listener_closed().clone();
+            let done = listening.wait_for(|now| match now {
+                Listening::Yes => !paused,
+                Listening::Paused => paused,
+                Listening::Failed { .. } => true,
+            });
+            let now = tokio::select! {
+                now = done => now.map(|now| now.clone()),
+                () = closed.cancelled() => return closed_answer,
+            };
+            match now {
+                Ok(Listening::Failed { error, .. }) => Err(Error::Io {
+                    action: if paused { "pause listening" } else { "listen again" },
+                    endpoint: core.place().endpoint.clone(),
+                    source: copy_io_error(&error),
+                }),
+                // Done; or the accept loop is gone, which `closed` covers.
+                _ => Ok(()),
+            }
+        })
     }
 
     /// Whether [`close`](Self::close) has been called (or the server stopped itself).
@@ -280,4 +347,12 @@ pub struct Metrics {
     pub open: usize,
     /// Connections served that have ended, whether well or not (`failed` among them).
     pub closed: u64,
+}
+
+/// An `io::Error` like `error`: the same OS error, or the same kind and message.
+fn copy_io_error(error: &std::io::Error) -> std::io::Error {
+    match error.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::new(error.kind(), error.to_string()),
+    }
 }

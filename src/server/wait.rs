@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::error::ServerError;
+use crate::error::{Error, ServerError};
 use crate::shutdown::Drained;
 
 /// Defines a named future around a boxed, `Send` future of `$output`.
@@ -67,4 +67,11 @@ wait_future! {
     /// Resolves when a server told to drain on signals has drained, saying how, or with the
     /// error that stopped it; see [`Server::drain_on_signals`](super::Server::drain_on_signals).
     DrainOnSignals<A>, Result<Drained, ServerError<A>>
+}
+
+wait_future! {
+    /// Resolves once a [`Server::pause`](super::Server::pause) or
+    /// [`Server::resume`](super::Server::resume) has taken effect, or with why it could not.
+    /// It takes effect whether or not this is awaited.
+    PauseChanged, Result<(), Error>
 }

@@ -18,6 +18,7 @@ mod kv_example;
 mod limits;
 mod listen;
 mod metrics;
+mod pause;
 mod middleware_example;
 mod second_pass;
 mod signals;

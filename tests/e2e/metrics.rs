@@ -103,7 +103,7 @@ async fn tracing_example_logs_connection_events_and_its_metrics() {
     let closed = example.stderr_line("connection closed").await;
     assert!(closed.contains("DEBUG") && closed.contains(&span), "{closed}");
     // The periodic metrics line catches up with the client.
-    let metrics = "Metrics { accepted: 1, dropped: 0, failed: 0, open: 0, closed: 1 }";
+    let metrics = "Metrics { accepted: 1, dropped: 0, failed: 0, rejected: 0, open: 0, closed: 1 }";
     let logged = example.stderr_line(metrics).await;
     assert!(logged.contains("INFO"), "{logged}");
     example.stop_with("INT").await;
