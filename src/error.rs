@@ -130,6 +130,14 @@ pub enum Error {
     NoRuntime,
     /// The server is closed, so it cannot listen again.
     ServerClosed,
+    /// Handing the listening socket to a new process (or taking it from the old one) failed.
+    /// The old server keeps serving.
+    HandOver {
+        /// What could not be done.
+        what: &'static str,
+        /// The error from the OS, if one said why.
+        source: Option<io::Error>,
+    },
     /// Any other failure while creating, binding, listening or handing over a socket.
     Io {
         /// What the server was doing.
@@ -219,6 +227,11 @@ impl fmt::Display for Error {
                 "the server is closed and cannot listen again; start a new one on the same \
                  address instead"
             ),
+            Error::HandOver { what, .. } => write!(
+                f,
+                "the hand-over of the listening socket failed: could not {what}; the old \
+                 process keeps serving (see its log and the new process's)"
+            ),
             Error::Io { action, endpoint, .. } => write!(f, "cannot {action} for {endpoint}"),
         }
     }
@@ -230,6 +243,7 @@ impl std::error::Error for Error {
             Error::AddrInUse { source, .. }
             | Error::PermissionDenied { source, .. }
             | Error::Io { source, .. } => Some(source),
+            Error::HandOver { source, .. } => source.as_ref().map(|e| e as _),
             _ => None,
         }
     }

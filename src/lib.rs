@@ -95,6 +95,7 @@ mod shutdown;
 mod switch;
 mod timer;
 
+pub mod handover;
 pub mod io;
 pub mod layer;
 #[cfg(feature = "tls")]

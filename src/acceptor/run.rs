@@ -94,6 +94,14 @@ where
         // Polled on every turn, so a cheap watch rather than a cancellation future.
         let mut events = core.closed_watch();
         while !core.is_closed() {
+            if core.retire_wanted() {
+                // The socket is another process's now: accept no more, and wait for the close.
+                core.set_listening(Listening::Retired);
+                while !core.is_closed() {
+                    poll_fn(|cx| core.poll_event(&mut events, cx, false)).await;
+                }
+                break;
+            }
             if core.pause_wanted() != self.paused.is_some() {
                 self.follow_pause_wish();
                 continue;

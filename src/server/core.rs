@@ -37,7 +37,8 @@ pub(crate) const CLOSED: u8 = 1;
 /// What the accept loop has to react to.
 pub(crate) enum Event {
     Closed,
-    PauseWanted,
+    /// A wish to pause, resume or retire.
+    Wish,
 }
 
 /// Whether the server listens, as the accept loop last left it.
@@ -45,6 +46,8 @@ pub(crate) enum Event {
 pub(crate) enum Listening {
     Yes,
     Paused,
+    /// No longer accepting: the socket was handed over.
+    Retired,
     /// A pause or resume failed; `paused` is where it stays.
     Failed {
         paused: bool,
@@ -73,6 +76,8 @@ pub(crate) struct Core<F: Family> {
     // The listener the accept loop owns now (it changes when a pause ends).
     listener: Mutex<Weak<Live<F>>>,
     pause_wanted: AtomicBool,
+    // Set once the socket is handed over: the loop stops accepting, leaving it be.
+    retire_wanted: AtomicBool,
     listening: watch::Sender<Listening>,
     place: Place<F>,
     graceful: Graceful,
@@ -108,6 +113,7 @@ impl<F: Family> Core<F> {
             listener_closed,
             listener: Mutex::new(Arc::downgrade(listener)),
             pause_wanted: AtomicBool::new(false),
+            retire_wanted: AtomicBool::new(false),
             listening: watch::Sender::new(Listening::Yes),
             place,
             graceful,
@@ -194,6 +200,20 @@ impl<F: Family> Core<F> {
         listening
     }
 
+    /// Asks the accept loop to stop accepting for good, without touching the socket (another
+    /// process accepts on it now), and returns a receiver of what it does. Unlike a close,
+    /// this leaves no connection taken from the shared backlog and then dropped.
+    pub(crate) fn want_retired(&self) -> watch::Receiver<Listening> {
+        let listening = self.listening.subscribe();
+        self.retire_wanted.store(true, Ordering::SeqCst);
+        self.closed.wake();
+        listening
+    }
+
+    pub(crate) fn retire_wanted(&self) -> bool {
+        self.retire_wanted.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn pause_wanted(&self) -> bool {
         self.pause_wanted.load(Ordering::SeqCst)
     }
@@ -222,8 +242,8 @@ impl<F: Family> Core<F> {
             if self.is_closed() {
                 return Poll::Ready(Event::Closed);
             }
-            if self.pause_wanted() != paused {
-                return Poll::Ready(Event::PauseWanted);
+            if self.pause_wanted() != paused || self.retire_wanted() {
+                return Poll::Ready(Event::Wish);
             }
             if !registered {
                 // Checked again after registering: a change in between woke this waker.

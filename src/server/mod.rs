@@ -153,7 +153,7 @@ impl<F: Family> Server<F> {
             let done = listening.wait_for(|now| match now {
                 Listening::Yes => !paused,
                 Listening::Paused => paused,
-                Listening::Failed { .. } => true,
+                Listening::Failed { .. } | Listening::Retired => true,
             });
             let now = tokio::select! {
                 now = done => now.map(|now| now.clone()),
@@ -169,6 +169,17 @@ impl<F: Family> Server<F> {
                 _ => Ok(()),
             }
         })
+    }
+
+    /// Stops accepting for good without closing the socket, which another process accepts
+    /// on now: resolves once the accept loop holds no connection it took from the backlog.
+    pub(crate) async fn retire(&self) {
+        let mut listening = self.core.want_retired();
+        let closed = self.core.listener_closed().clone();
+        tokio::select! {
+            _ = listening.wait_for(|now| matches!(now, Listening::Retired)) => {}
+            () = closed.cancelled() => {}
+        }
     }
 
     /// Whether [`close`](Self::close) has been called (or the server stopped itself).

@@ -19,6 +19,7 @@ mod limits;
 mod listen;
 mod metrics;
 mod pause;
+mod restart;
 mod middleware_example;
 mod second_pass;
 mod signals;
