@@ -23,6 +23,7 @@ mod restart;
 mod middleware_example;
 mod second_pass;
 mod signals;
+mod termination;
 mod tls_example;
 mod tower_layers;
 mod tracing_events;
