@@ -43,11 +43,19 @@ pub struct ServerProc {
 }
 
 impl ServerProc {
-    /// Starts a child serving as `c`, and waits for its address.
+    /// Starts a child serving as `c` (under `BENCH_CHILD_WRAPPER` if set), and waits for
+    /// its address.
     pub fn spawn(c: &Contestant) -> io::Result<Self> {
-        let exe = std::env::current_exe()?;
         let wrapper = std::env::var("BENCH_CHILD_WRAPPER").unwrap_or_default();
-        let mut words = wrapper.split_whitespace();
+        let words: Vec<String> = wrapper.split_whitespace().map(String::from).collect();
+        Self::spawn_under(c, &words)
+    }
+
+    /// Starts a child serving as `c` under the command `wrapper` (none if empty), and waits
+    /// for its address.
+    pub fn spawn_under(c: &Contestant, wrapper: &[String]) -> io::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let mut words = wrapper.iter();
         let mut command = match words.next() {
             Some(program) => {
                 let mut command = Command::new(program);
@@ -109,17 +117,25 @@ impl ServerProc {
     }
 
     /// Asks the child to exit; kills it if it has not after 30 s (callgrind is slow).
-    pub fn exit(mut self) {
+    pub fn exit(self) {
+        let _ = self.finish(Duration::from_secs(30));
+    }
+
+    /// Asks the child to exit (a line it does not know, then EOF) and waits up to `limit`
+    /// for it to exit by itself, as a wrapper needs to write its report; kills it after.
+    pub fn finish(mut self, limit: Duration) -> io::Result<()> {
         let _ = self.send("exit");
         drop(self.stdin);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+            match self.child.try_wait()? {
+                Some(status) if status.success() => return Ok(()),
+                Some(status) => return Err(io::Error::other(format!("the child {status}"))),
+                None => std::thread::sleep(Duration::from_millis(5)),
             }
-            std::thread::sleep(Duration::from_millis(5));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        Err(io::Error::other(format!("the child did not exit within {limit:?}; killed")))
     }
 }

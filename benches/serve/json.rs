@@ -1,84 +1,68 @@
 //! `target/bench/serve.json`: the machine, the settings, and every round of every metric.
 
-use std::fmt::Write as _;
+use serde::Serialize;
 
 use crate::measure::Machine;
 use crate::results::Workload;
 use crate::settings::Cfg;
 
+#[derive(Serialize)]
+struct Run<'a> {
+    machine: &'a Machine,
+    config: Config<'a>,
+    workloads: Vec<WorkloadJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct Config<'a> {
+    #[serde(flatten)]
+    cfg: &'a Cfg,
+    elapsed_s: f64,
+}
+
+#[derive(Serialize)]
+struct WorkloadJson<'a> {
+    key: &'a str,
+    title: &'a str,
+    results: Vec<MetricJson<'a>>,
+}
+
+/// One contestant's value of one metric. serde_json writes NaN and infinity as `null`.
+#[derive(Serialize)]
+struct MetricJson<'a> {
+    contestant: &'a str,
+    metric: &'a str,
+    label: &'a str,
+    higher_is_better: bool,
+    median: f64,
+    ratio_to_tokio_raw: Option<f64>,
+    rounds: &'a [f64],
+}
+
 /// The whole run as JSON.
 pub fn all(workloads: &[Workload], machine: &Machine, cfg: &Cfg, elapsed: f64) -> String {
-    let mut out = String::from("{\n");
-    let _ = writeln!(
-        out,
-        "  \"machine\": {{\"nproc\": {}, \"cpu\": {}, \"kernel\": {}, \"loadavg_start\": {}, \
-         \"loadavg_end\": {}}},",
-        machine.nproc,
-        string(&machine.cpu),
-        string(&machine.kernel),
-        string(&machine.load_start),
-        string(&machine.load_end)
-    );
-    let _ = writeln!(
-        out,
-        "  \"config\": {{\"seconds\": {}, \"rounds\": {}, \"idle\": {}, \"storm\": {}, \
-         \"storm_rounds\": {}, \"elapsed_s\": {:.1}}},",
-        cfg.seconds, cfg.rounds, cfg.idle, cfg.storm, cfg.storm_rounds, elapsed
-    );
-    out.push_str("  \"workloads\": [\n");
-    for (wi, w) in workloads.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "    {{\"key\": {}, \"title\": {}, \"results\": [",
-            string(w.key),
-            string(w.title)
-        );
-        let mut items = Vec::new();
-        for row in &w.rows {
-            for (i, metric) in w.metrics.iter().enumerate() {
-                let rounds: Vec<String> = row.rounds[i].iter().map(|&v| number(v)).collect();
-                items.push(format!(
-                    "      {{\"contestant\": {}, \"metric\": {}, \"label\": {}, \
-                     \"higher_is_better\": {}, \"median\": {}, \"ratio_to_tokio_raw\": {}, \
-                     \"rounds\": [{}]}}",
-                    string(&row.contestant),
-                    string(metric.key),
-                    string(metric.label),
-                    metric.higher_is_better,
-                    number(w.median(row, i)),
-                    w.ratio(row, i).map_or("null".into(), number),
-                    rounds.join(", ")
-                ));
-            }
-        }
-        out.push_str(&items.join(",\n"));
-        let _ = write!(out, "\n    ]}}{}\n", if wi + 1 < workloads.len() { "," } else { "" });
-    }
-    out.push_str("  ]\n}\n");
-    out
-}
-
-/// A finite number, or `null` (JSON has no NaN or infinity).
-fn number(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "null".into()
-    }
-}
-
-fn string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let workloads = workloads
+        .iter()
+        .map(|w| WorkloadJson {
+            key: w.key,
+            title: w.title,
+            results: w
+                .rows
+                .iter()
+                .flat_map(|row| {
+                    w.metrics.iter().enumerate().map(move |(i, metric)| MetricJson {
+                        contestant: &row.contestant,
+                        metric: metric.key,
+                        label: metric.label,
+                        higher_is_better: metric.higher_is_better,
+                        median: w.median(row, i),
+                        ratio_to_tokio_raw: w.ratio(row, i),
+                        rounds: &row.rounds[i],
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    let run = Run { machine, config: Config { cfg, elapsed_s: elapsed }, workloads };
+    serde_json::to_string_pretty(&run).expect("plain data serialises")
 }

@@ -23,7 +23,7 @@ static NEXT_SOURCE: AtomicUsize = AtomicUsize::new(0);
 
 /// Connects from the next of `SOURCE_IPS` loopback source addresses, so that the
 /// connections left in TIME_WAIT by the client's close spread over 200 × 28k ports.
-async fn connect(to: SocketAddr) -> io::Result<TcpStream> {
+pub async fn connect(to: SocketAddr) -> io::Result<TcpStream> {
     let i = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % SOURCE_IPS;
     let from = SocketAddr::from((Ipv4Addr::new(127, 0, 0, 2 + i as u8), 0));
     let socket = TcpSocket::new_v4()?;
@@ -33,7 +33,8 @@ async fn connect(to: SocketAddr) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
-async fn round_trip(stream: &mut TcpStream) -> io::Result<()> {
+/// Writes 32 bytes and reads the 32 echoed back.
+pub async fn round_trip(stream: &mut TcpStream) -> io::Result<()> {
     stream.write_all(&MSG).await?;
     let mut back = [0u8; 32];
     stream.read_exact(&mut back).await?;
@@ -41,7 +42,7 @@ async fn round_trip(stream: &mut TcpStream) -> io::Result<()> {
 }
 
 /// Connects and echoes one message; the connection is returned open.
-async fn open_echoed(to: SocketAddr) -> io::Result<TcpStream> {
+pub async fn open_echoed(to: SocketAddr) -> io::Result<TcpStream> {
     let mut stream = connect(to).await?;
     round_trip(&mut stream).await?;
     Ok(stream)

@@ -56,12 +56,15 @@ pub fn median(values: &[f64]) -> f64 {
 }
 
 /// The machine the run is on, for the report.
+#[derive(serde::Serialize)]
 pub struct Machine {
     pub nproc: usize,
     pub cpu: String,
     pub kernel: String,
+    #[serde(rename = "loadavg_start")]
     pub load_start: String,
     /// Filled in at the end of the run.
+    #[serde(rename = "loadavg_end")]
     pub load_end: String,
 }
 

@@ -9,17 +9,17 @@ use std::path::{Path, PathBuf};
 use crate::measure::Machine;
 use crate::results::{fmt_value, Workload};
 use crate::settings::Cfg;
-use crate::{json, svg};
+use crate::{chart, json};
 
-const BEGIN: &str = "<!-- bench:begin (written by `cargo bench --bench serve`) -->";
-const END: &str = "<!-- bench:end -->";
+/// The command that publishes the main race.
+const COMMAND: &str = "cargo bench -p tcp-serve-bench";
 
 /// Prints every workload's table on stdout.
 pub fn print(workloads: &[Workload]) {
     println!();
     for w in workloads {
         println!("{}", w.title);
-        print!("{}", table(w, false));
+        print!("{}", table(&workload_lines(w), false));
         println!();
     }
     println!("(medians of interleaved rounds; × raw = ratio to tokio-raw's median)");
@@ -27,10 +27,11 @@ pub fn print(workloads: &[Workload]) {
 
 /// Writes the results under `target/bench/`, and publishes them if asked.
 pub fn save(workloads: &[Workload], machine: &Machine, cfg: &Cfg, elapsed: f64, publish: bool) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // This crate is `benches/` of the workspace whose root holds `target/` and `BENCHMARKS.md`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("benches/ has a parent");
     let out_dir: PathBuf = root.join("target").join("bench");
     let md = markdown(workloads, machine, cfg, elapsed);
-    let svg = svg::chart(workloads);
+    let svg = chart::chart(workloads);
     let written = std::fs::create_dir_all(&out_dir)
         .and_then(|()| {
             std::fs::write(out_dir.join("serve.json"), json::all(workloads, machine, cfg, elapsed))
@@ -48,35 +49,43 @@ pub fn save(workloads: &[Workload], machine: &Machine, cfg: &Cfg, elapsed: f64, 
     let results = root.join("benches").join("results");
     match std::fs::create_dir_all(&results)
         .and_then(|()| std::fs::write(results.join("serve.svg"), &svg))
-        .and_then(|()| rewrite_benchmarks_md(root, &md))
+        .and_then(|()| rewrite_block(root, "bench", COMMAND, &md))
     {
         Ok(()) => println!("wrote benches/results/serve.svg and BENCHMARKS.md"),
         Err(e) => eprintln!("could not publish: {e}"),
     }
 }
 
-/// Replaces the generated block of `BENCHMARKS.md`, keeping the hand-written text around it.
-fn rewrite_benchmarks_md(root: &Path, generated: &str) -> io::Result<()> {
+/// Replaces the generated block `name` of `BENCHMARKS.md` (between
+/// `<!-- name:begin … -->` and `<!-- name:end -->`), keeping the hand-written text around
+/// it; a block not there yet goes before "## What was found".
+pub fn rewrite_block(root: &Path, name: &str, command: &str, generated: &str) -> io::Result<()> {
     let path = root.join("BENCHMARKS.md");
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let block = format!("{BEGIN}\n{generated}{END}");
-    let text = match (existing.find(BEGIN), existing.find(END)) {
+    let (begin, end) = (format!("<!-- {name}:begin"), format!("<!-- {name}:end -->"));
+    let block = format!("{begin} (written by `{command}`) -->\n{generated}{end}");
+    let text = match (existing.find(&begin), existing.find(&end)) {
         (Some(b), Some(e)) if b < e => {
-            format!("{}{block}{}", &existing[..b], &existing[e + END.len()..])
+            format!("{}{block}{}", &existing[..b], &existing[e + end.len()..])
         }
-        _ => format!(
-            "# Benchmarks\n\n![](benches/results/serve.svg)\n\n{block}\n\n## What was found\n\n"
-        ),
+        _ => match existing.find(FOUND) {
+            Some(at) => format!("{}{block}\n\n{}", &existing[..at], &existing[at..]),
+            None if existing.is_empty() => format!("# Benchmarks\n\n{block}\n"),
+            None => format!("{existing}\n{block}\n"),
+        },
     };
     std::fs::write(path, text)
 }
+
+/// The heading of `BENCHMARKS.md`'s hand-written findings.
+const FOUND: &str = "## What was found";
 
 /// The command, the machine and every table, in markdown.
 fn markdown(workloads: &[Workload], machine: &Machine, cfg: &Cfg, elapsed: f64) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Command: `cargo bench --bench serve` ({} rounds × {} s per timed workload, {} idle \
+        "Command: `{COMMAND}` ({} rounds × {} s per timed workload, {} idle \
          connections, a storm of {} × {} rounds; whole run {:.0} s).\n",
         cfg.rounds, cfg.seconds, cfg.idle, cfg.storm, cfg.storm_rounds, elapsed
     );
@@ -87,15 +96,15 @@ fn markdown(workloads: &[Workload], machine: &Machine, cfg: &Cfg, elapsed: f64) 
     );
     for w in workloads {
         let _ = writeln!(s, "### {}\n", w.title);
-        s.push_str(&table(w, true));
+        s.push_str(&table(&workload_lines(w), true));
         s.push('\n');
     }
     s
 }
 
-/// A workload's medians, with their ratio to tokio-raw where the metric has one: a
-/// markdown table, or columns aligned for the terminal.
-fn table(w: &Workload, markdown: bool) -> String {
+/// A workload's medians, with their ratio to tokio-raw where the metric has one: a header
+/// line, then one line per contestant.
+fn workload_lines(w: &Workload) -> Vec<Vec<String>> {
     let mut header = vec!["contestant".to_string()];
     for metric in w.metrics {
         header.push(metric.label.to_string());
@@ -114,6 +123,12 @@ fn table(w: &Workload, markdown: bool) -> String {
         }
         lines.push(cells);
     }
+    lines
+}
+
+/// Lines of cells, the first a header, as a markdown table or as columns aligned for the
+/// terminal (the first left, the rest right).
+pub fn table(lines: &[Vec<String>], markdown: bool) -> String {
     let mut out = String::new();
     if markdown {
         for (i, cells) in lines.iter().enumerate() {
@@ -125,10 +140,10 @@ fn table(w: &Workload, markdown: bool) -> String {
             }
         }
     } else {
-        let widths: Vec<usize> = (0..lines[0].len())
+        let widths: Vec<usize> = (0..lines.first().map_or(0, Vec::len))
             .map(|j| lines.iter().map(|l| l[j].chars().count()).max().unwrap_or(0))
             .collect();
-        for cells in &lines {
+        for cells in lines {
             let line: Vec<String> = cells
                 .iter()
                 .zip(&widths)

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::measure::raise_nofile;
 
 /// How long and how big each workload is.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, serde::Serialize)]
 pub struct Cfg {
     /// Seconds per timed round.
     pub seconds: f64,
