@@ -45,7 +45,7 @@ impl<F, E, A> Future for ResponseFuture<F, A>
 where
     F: Future<Output = Result<(), E>>,
     E: Into<BoxError>,
-    A: fmt::Debug,
+    A: fmt::Debug + 'static,
 {
     type Output = Result<(), BoxError>;
 

@@ -73,10 +73,12 @@ pub(super) struct Policy<A> {
     pub(super) failures: Arc<AtomicU64>,
 }
 
-impl<A: fmt::Debug> Policy<A> {
+impl<A: fmt::Debug + 'static> Policy<A> {
     /// Applies the policy to a failed connection; `Err` gives back the error to raise.
     pub(super) fn handle(&self, peer: &A, error: BoxError) -> Result<(), BoxError> {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        let (client, error) = proxied_client::<A>(error);
+        let peer = client.as_ref().unwrap_or(peer);
         match &self.on_error {
             OnHandlerError::Log => tracing::warn!(?peer, %error, "connection handler failed"),
             OnHandlerError::Ignore => {}
@@ -98,4 +100,20 @@ impl<A: fmt::Debug> Policy<A> {
         }
         Ok(())
     }
+}
+
+/// The client a PROXY header named, when a PROXY layer wrapped the handler's error with it
+/// (`proxy::ClientError`) and it is of the server's address type, and the handler's own
+/// error: the balancer is the connection's peer, but the client is who the policy should
+/// hear about.
+fn proxied_client<A: fmt::Debug + 'static>(error: BoxError) -> (Option<A>, BoxError) {
+    #[cfg(feature = "proxy-protocol")]
+    let error = match error.downcast::<crate::proxy::ClientError<A>>() {
+        Ok(wrapped) => {
+            let (client, error) = wrapped.into_parts();
+            return (Some(client), error);
+        }
+        Err(error) => error,
+    };
+    (None, error)
 }

@@ -1,0 +1,114 @@
+//! The stream a service behind [`ProxyProtocolLayer`](super::ProxyProtocolLayer) reads:
+//! the bytes read along with the header first, then the connection.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::header::ProxyInfo;
+
+/// A connection whose PROXY header has been read: reads return exactly the bytes the
+/// client sent after the header (or all of them, for a direct client without one), and
+/// [`proxy_info`](Self::proxy_info) says what the header said.
+///
+/// The header is read in a few large reads rather than byte by byte, so bytes that came
+/// with it are kept here and handed out by the first reads, as hyper's `Rewind` does.
+/// Once they are handed out a read costs one comparison more than the inner stream's.
+#[pin_project]
+#[derive(Debug)]
+pub struct ProxiedStream<S> {
+    #[pin]
+    inner: S,
+    // Bytes read past the header, handed out from `replayed` on; emptied (and freed) once
+    // all are handed out.
+    replay: Vec<u8>,
+    replayed: usize,
+    // Boxed: it is rarely looked at, and the stream moves into every handler.
+    info: Option<Box<ProxyInfo>>,
+}
+
+impl<S> ProxiedStream<S> {
+    /// A stream that first returns `replay`, then reads from `inner`; `info` is what the
+    /// header said (`None` for a direct client).
+    pub(super) fn new(inner: S, replay: Vec<u8>, info: Option<ProxyInfo>) -> Self {
+        ProxiedStream { inner, replay, replayed: 0, info: info.map(Box::new) }
+    }
+
+    /// What the PROXY header said: the client, the destination, TLVs. `None` for a client
+    /// served without a header (see [`Header::Optional`](super::Header::Optional)).
+    pub fn proxy_info(&self) -> Option<&ProxyInfo> {
+        self.info.as_deref()
+    }
+
+    /// The connection.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The connection, mutably. Reading from it directly skips any bytes still kept here.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The connection and the bytes read from it that have not been handed out yet (there
+    /// are none once the first reads have returned them).
+    pub fn into_parts(mut self) -> (S, Vec<u8>) {
+        let unread = self.replay.split_off(self.replayed);
+        (self.inner, unread)
+    }
+}
+
+impl<S: AsyncRead> AsyncRead for ProxiedStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        if this.replay.is_empty() {
+            return this.inner.poll_read(cx, buf);
+        }
+        let kept = &this.replay[*this.replayed..];
+        let n = kept.len().min(buf.remaining());
+        buf.put_slice(&kept[..n]);
+        *this.replayed += n;
+        if *this.replayed == this.replay.len() {
+            *this.replay = Vec::new();
+            *this.replayed = 0;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite> AsyncWrite for ProxiedStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,228 @@
+//! The read timeout: a read that waits too long for the client.
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use pin_project::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+use tower::Layer;
+
+use super::service::{sealed::WrapStream, TimeoutService};
+use super::timer::{self, Timer};
+
+/// Fails a connection whose handler has waited `limit` in one read without a byte: its
+/// stream's reads return [`ReadTimeout`] (see [`WithReadTimeout`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use tcp_serve::timeout::ReadTimeoutLayer;
+/// use tcp_serve::{Serve, WhereToListen};
+///
+/// let serve = Serve::new(WhereToListen::localhost_port_chosen_by_os())
+///     .layer(ReadTimeoutLayer::new(Duration::from_secs(30)));
+/// # let _ = serve;
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ReadTimeoutLayer {
+    limit: Duration,
+}
+
+impl ReadTimeoutLayer {
+    /// A layer failing reads that wait longer than `limit`.
+    pub fn new(limit: Duration) -> Self {
+        ReadTimeoutLayer { limit }
+    }
+}
+
+impl<S> Layer<S> for ReadTimeoutLayer {
+    type Service = TimeoutService<S, Self>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TimeoutService::new(inner, *self)
+    }
+}
+
+impl<Io> WrapStream<Io> for ReadTimeoutLayer {
+    type Stream = WithReadTimeout<Io>;
+
+    fn wrap(&self, io: Io) -> WithReadTimeout<Io> {
+        WithReadTimeout::new(io, self.limit)
+    }
+}
+
+/// A stream whose reads fail once one has waited a limit for the peer, as
+/// `SO_RCVTIMEO` does.
+///
+/// The clock starts when a read first has to wait and stops when it returns; time the
+/// handler spends elsewhere does not count. A read still waiting at the limit, and every
+/// later one, fails with an [`io::Error`] of kind [`TimedOut`](io::ErrorKind::TimedOut)
+/// carrying [`ReadTimeout`]. Writes pass through. A read that returns at once costs a
+/// store; one that waits, a clock reading.
+#[pin_project(project = Projected)]
+#[derive(Debug)]
+pub struct WithReadTimeout<S> {
+    #[pin]
+    inner: S,
+    limit: Duration,
+    // When the read now waiting began to wait.
+    waiting_since: Option<Instant>,
+    timer: Timer,
+    expired: bool,
+}
+
+impl<S> WithReadTimeout<S> {
+    /// Wraps `inner`, failing a read that waits longer than `limit`.
+    pub fn new(inner: S, limit: Duration) -> Self {
+        WithReadTimeout {
+            inner,
+            limit,
+            waiting_since: None,
+            timer: Timer::default(),
+            expired: false,
+        }
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped stream, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the stream.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: AsyncRead> AsyncRead for WithReadTimeout<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let error = ReadTimeout { limit: *this.limit };
+        if *this.expired {
+            return Poll::Ready(Err(timer::io_error(error)));
+        }
+        if let Poll::Ready(result) = this.inner.poll_read(cx, buf) {
+            *this.waiting_since = None;
+            return Poll::Ready(result);
+        }
+        let since = *this.waiting_since.get_or_insert_with(Instant::now);
+        ready!(this.timer.poll_until(cx, since + *this.limit));
+        *this.expired = true;
+        Poll::Ready(Err(timer::io_error(error)))
+    }
+}
+
+impl<S: AsyncWrite> AsyncWrite for WithReadTimeout<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
+    }
+}
+
+/// The error of a read that waited longer than its [`ReadTimeoutLayer`]'s limit.
+///
+/// It comes inside an [`io::Error`] of kind [`TimedOut`](io::ErrorKind::TimedOut); find it
+/// with [`ReadTimeout::find`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadTimeout {
+    limit: Duration,
+}
+
+impl ReadTimeout {
+    /// The limit that ran out.
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    /// The `ReadTimeout` in `error` (an [`io::Error`], a handler's error, or one of their
+    /// sources), if that is what it is.
+    pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Self> {
+        timer::find(error)
+    }
+}
+
+impl fmt::Display for ReadTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "read timeout of {:?} exceeded: a read waited that long for the client",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for ReadTimeout {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const LIMIT: Duration = Duration::from_secs(2);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_that_waits_the_limit_fails() {
+        let (_peer, server) = tokio::io::duplex(64);
+        let mut stream = WithReadTimeout::new(server, LIMIT);
+        let started = Instant::now();
+        let error = stream.read(&mut [0; 8]).await.expect_err("nothing comes");
+        assert_eq!(started.elapsed(), LIMIT);
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(ReadTimeout::find(&error).map(ReadTimeout::limit), Some(LIMIT));
+        assert!(stream.read(&mut [0; 8]).await.is_err(), "the failure sticks");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn time_outside_reads_does_not_count_and_each_read_has_the_whole_limit() {
+        let (mut peer, server) = tokio::io::duplex(64);
+        let mut stream = WithReadTimeout::new(server, LIMIT);
+        // The handler is busy for longer than the limit before it reads: not the client's fault.
+        tokio::time::advance(LIMIT * 3).await;
+        let writer = tokio::spawn(async move {
+            for byte in *b"abc" {
+                tokio::time::sleep(LIMIT - Duration::from_millis(1)).await;
+                peer.write_all(&[byte]).await.unwrap();
+            }
+            peer
+        });
+        let mut got = [0; 3];
+        stream.read_exact(&mut got).await.expect("each byte came within the limit");
+        assert_eq!(&got, b"abc");
+        drop(writer.await.unwrap());
+    }
+}
