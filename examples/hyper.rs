@@ -1,5 +1,6 @@
-//! HTTP/1.1 and HTTP/2 with hyper, on tcp-serve connections: the server accepts, limits and
-//! drains; hyper-util's auto connection builder speaks HTTP on each connection it is given.
+//! HTTP/1.1 and HTTP/2 with hyper: a hand-written service of HTTP requests, served on
+//! tcp-serve connections by the `http` adapter. The server accepts, limits and drains;
+//! the adapter speaks HTTP on each connection.
 //!
 //! ```text
 //! cargo run --example hyper                         # TCP on 127.0.0.1:8080
@@ -13,16 +14,17 @@
 //! Flags: those of the echo example. Environment: `DRAIN_DEADLINE_MS` (default 10000, as for
 //! every example), how long a drain waits for requests in flight before closing them.
 //!
-//! On SIGINT or SIGTERM the server drains: it stops accepting (new connections are refused),
-//! tells every connection through the [`ShutdownSignal`], and each connection then calls
-//! hyper's `graceful_shutdown`: a request in flight is answered, an idle keep-alive
-//! connection is closed, HTTP/2 clients get a GOAWAY. The process exits 0 once all have
-//! finished, or at the deadline, closing those left.
+//! On SIGINT or SIGTERM the server drains: it stops accepting (new connections are refused)
+//! and shuts each connection down gracefully: a request in flight is answered, an idle
+//! keep-alive connection is closed, HTTP/2 clients get a GOAWAY. The process exits 0 once
+//! all have finished, or at the deadline, closing those left. (`examples/axum.rs` serves an
+//! axum router the same way.)
 
 mod common;
 
 use std::convert::Infallible;
 use std::error::Error;
+use std::fmt::Debug;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -31,10 +33,8 @@ use common::{Listen, ServerArgs};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use tcp_serve::WhereToListen;
-use tcp_serve::{service_fn, BoxError, Connection, Family, Serve, ShutdownSignal};
+use tcp_serve::http::{Http, Peer};
+use tcp_serve::{service_fn, Family, Serve, WhereToListen};
 
 #[derive(Parser)]
 #[command(about = "HTTP/1.1 and HTTP/2 with hyper on tcp-serve connections")]
@@ -46,8 +46,12 @@ struct Args {
 /// The longest `/slow` may take.
 const MAX_SLOW: Duration = Duration::from_secs(60);
 
-/// Answers one request; `peer` is the client of the connection it came on.
-async fn respond(peer: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Answers one request; the adapter put the client's address in its extensions.
+async fn respond<A: Debug + Send + Sync + 'static>(
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let peer = request.extensions().get::<Peer<A>>().map(|Peer(peer)| format!("{peer:?}"));
+    let peer = peer.unwrap_or_default();
     println!("hyper: {peer} {} {} {:?}", request.method(), request.uri(), request.version());
     let reply = |status, body: String| {
         let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -76,55 +80,14 @@ async fn respond(peer: &str, request: Request<Incoming>) -> Response<Full<Bytes>
     }
 }
 
-/// Serves HTTP on one connection until the client leaves or, after a drain begins, until
-/// hyper has finished the requests in flight.
-async fn serve_http<F: Family>(
-    (peer, stream): Connection<F>,
-    builder: auto::Builder<TokioExecutor>,
-    mut shutdown: ShutdownSignal,
-) -> Result<(), BoxError> {
-    let peer = format!("{peer:?}");
-    let service = hyper::service::service_fn(move |request| {
-        let peer = peer.clone();
-        async move { Ok::<_, Infallible>(respond(&peer, request).await) }
-    });
-    // `into_owned`: the connection keeps its own copy of the builder's settings.
-    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-    tokio::pin!(connection);
-    tokio::select! {
-        served = connection.as_mut() => return served,
-        () = shutdown.requested() => {}
-    }
-    // Finish what is in flight, take no new requests; keep polling until hyper is done.
-    connection.as_mut().graceful_shutdown();
-    match connection.await {
-        // A connection on which the client had not yet sent a byte ends as "Interrupted":
-        // that is our graceful shutdown, not a failure.
-        Err(error)
-            if error
-                .downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::Interrupted) =>
-        {
-            Ok(())
-        }
-        served => served,
-    }
-}
-
 async fn run<F: Family>(
     where_to_listen: WhereToListen<F>,
     args: &Args,
 ) -> Result<(), Box<dyn Error>> {
-    let serve = args.server.configure(Serve::new(where_to_listen));
-    let shutdown = serve.shutdown_signal();
-    // One builder for every connection: HTTP/1.1, or HTTP/2 when the client opens with its
-    // preface (`curl --http2-prior-knowledge`).
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let server = serve
-        .serve(service_fn(move |connection| {
-            serve_http::<F>(connection, builder.clone(), shutdown.clone())
-        }))
-        .await?;
+    let service =
+        service_fn(|request| async { Ok::<_, Infallible>(respond::<F::Addr>(request).await) });
+    let server =
+        args.server.configure(Serve::new(where_to_listen)).serve(Http::new(service)).await?;
     // Signals are handled from here on; only then say where we listen, so that whoever
     // reads the line and sends SIGTERM finds the drain ready.
     let drain = server.drain_on_signals(args.server.drain_deadline())?;

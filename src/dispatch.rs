@@ -106,6 +106,10 @@ impl Dispatch {
         let mut result = None;
         gate.call_unless_closed(&mut || {
             let call = call.take().expect("the gate calls at most once");
+            // The inner service's `call` sees this server as current, as it would under the
+            // acceptor: a layer behind this one (the HTTP adapter behind TLS) finds its
+            // drain signal and its counters.
+            let _current = enter(gate);
             result = Some(call());
         });
         result

@@ -1,0 +1,217 @@
+use std::error::Error as StdError;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::{Body, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::oneshot;
+use tower::Service;
+
+use super::executor::ConnectionExecutor;
+use super::io::{read_version, Prefixed};
+use super::request::{Requests, Shared};
+use crate::dispatch::Dispatch;
+use crate::error::BoxError;
+use crate::layer::graceful::ShutdownSignal;
+
+/// One connection to serve HTTP on, with all it needs.
+pub(super) struct Connection<S, A, Io> {
+    pub(super) service: S,
+    pub(super) peer: A,
+    pub(super) io: Io,
+    pub(super) builder: Arc<auto::Builder<ConnectionExecutor>>,
+    pub(super) header_read_timeout: Option<Duration>,
+    pub(super) dispatch: Dispatch,
+}
+
+impl<S, B, A, Io> Connection<S, A, Io>
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    A: Clone + Send + Sync + 'static,
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// Serves HTTP until the client leaves, the connection fails, or a drain has let the
+    /// requests in flight finish. `Err` only for a handler error (see [`Ending`]).
+    pub(super) async fn serve(self) -> Result<(), BoxError> {
+        let Connection { service, peer, mut io, builder, header_read_timeout, dispatch } = self;
+        let mut drain = dispatch.shutdown_signal();
+
+        let Some(prefix) = first_bytes(&mut io, header_read_timeout, &mut drain, &dispatch).await
+        else {
+            return Ok(());
+        };
+        let shared = Arc::new(Shared::default());
+        let requests = Requests::new(service, peer, Arc::clone(&shared));
+        let (dropped, socket_dropped) = oneshot::channel();
+        let io = TokioIo::new(Prefixed::new(prefix, io, dropped));
+        let served = {
+            // With upgrades, so that axum's WebSockets (and any `hyper::upgrade::on`) work.
+            let connection = builder.serve_connection_with_upgrades(io, requests);
+            tokio::pin!(connection);
+            let stop = tokio::select! {
+                served = connection.as_mut() => Ok(served),
+                () = requested(&mut drain) => Err("a drain began"),
+                () = shared.failed.notified() => Err("the service failed"),
+            };
+            match stop {
+                Ok(served) => served,
+                Err(why) => {
+                    tracing::debug!("{why}: finishing the requests in flight, then closing");
+                    // HTTP/1: the request in flight is answered, then the connection closes;
+                    // an idle one closes at once. HTTP/2: GOAWAY, and the open streams finish.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            }
+        };
+        let result = match Ending::of(served, &shared) {
+            Ending::Clean => Ok(()),
+            Ending::Rejected(error) => {
+                tracing::debug!(%error, "bad request from the client; closed");
+                dispatch.reject();
+                Ok(())
+            }
+            Ending::ClientGone(error) => {
+                tracing::debug!(%error, "the connection ended early");
+                Ok(())
+            }
+            Ending::Handler(error) => Err(error),
+        };
+        // hyper has let go of the socket, unless an upgrade handed it to the service: then
+        // the connection lasts (and counts against `max_connections`) until the service
+        // drops it.
+        let _ = socket_dropped.await;
+        result
+    }
+}
+
+/// The client's first bytes, enough to tell HTTP/2's preface from HTTP/1; `None` when the
+/// connection is to end first: the client left or sent nothing in time (rejected), or a
+/// drain began.
+async fn first_bytes<Io: AsyncRead + Unpin>(
+    io: &mut Io,
+    timeout: Option<Duration>,
+    drain: &mut Option<ShutdownSignal>,
+    dispatch: &Dispatch,
+) -> Option<Vec<u8>> {
+    let mut prefix = Vec::new();
+    let read = tokio::select! {
+        biased;
+        () = requested(drain) => {
+            tracing::debug!("a drain began before the first request; closing");
+            return None;
+        }
+        read = within(timeout, read_version(io, &mut prefix)) => read,
+    };
+    match read {
+        Some(Ok(())) if !prefix.is_empty() => return Some(prefix),
+        Some(Ok(())) => tracing::debug!("the client closed the connection without a request"),
+        Some(Err(error)) => {
+            tracing::debug!(%error, "the client went away before its first request");
+        }
+        None => {
+            tracing::debug!(?timeout, "no request within the header read timeout; closing");
+            dispatch.reject();
+        }
+    }
+    None
+}
+
+/// How a connection ended, and who is to blame.
+#[derive(Debug)]
+pub(super) enum Ending {
+    /// The client closed an idle connection, a drain closed it, or it sat idle between
+    /// requests for the header read timeout.
+    Clean,
+    /// The client sent something that is not HTTP (hyper answered 400), a head too large
+    /// (431), or nothing complete before the header read timeout: bad input from the
+    /// network, counted in `Metrics::rejected`, never a handler error.
+    Rejected(BoxError),
+    /// The client reset or closed the connection mid-request, or HTTP/2 failed on the wire:
+    /// the network's doing, logged at DEBUG only.
+    ClientGone(BoxError),
+    /// The user's service (or the body of a response it returned) failed or panicked, or
+    /// its response broke HTTP's rules (a status hyper cannot send): the server's error
+    /// policy decides.
+    Handler(BoxError),
+}
+
+impl Ending {
+    pub(super) fn of(served: Result<(), BoxError>, shared: &Shared) -> Ending {
+        if let Some(error) = shared.take_failure() {
+            return Ending::Handler(error);
+        }
+        match served {
+            Ok(()) => Ending::Clean,
+            Err(error) => match classify(&*error, shared.requests()) {
+                Blame::Nobody => Ending::Clean,
+                Blame::Client => Ending::Rejected(error),
+                Blame::Network => Ending::ClientGone(error),
+                Blame::Handler => Ending::Handler(error),
+            },
+        }
+    }
+}
+
+enum Blame {
+    Nobody,
+    Client,
+    Network,
+    Handler,
+}
+
+/// Whose fault the error that ended a connection is, after `requests` requests on it.
+fn classify(error: &(dyn StdError + 'static), requests: u64) -> Blame {
+    if let Some(error) = error.downcast_ref::<hyper::Error>() {
+        if error.is_user() {
+            Blame::Handler
+        } else if error.is_parse() {
+            Blame::Client
+        } else if error.is_timeout() {
+            // hyper's header read timeout also ends an idle keep-alive connection.
+            if requests == 0 {
+                Blame::Client
+            } else {
+                Blame::Nobody
+            }
+        } else {
+            // Incomplete messages, I/O errors, HTTP/2 errors, failed body reads.
+            Blame::Network
+        }
+    } else if let Some(error) = error.downcast_ref::<io::Error>() {
+        // hyper-util's version check, cancelled by a graceful shutdown, says Interrupted.
+        if error.kind() == io::ErrorKind::Interrupted {
+            Blame::Nobody
+        } else {
+            Blame::Network
+        }
+    } else {
+        // Nothing else is known to end a connection; show it rather than hide it.
+        Blame::Handler
+    }
+}
+
+/// Resolves once a drain has begun; never without a server.
+async fn requested(signal: &mut Option<ShutdownSignal>) {
+    match signal {
+        Some(signal) => signal.requested().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `future`'s output, or `None` if `timeout` passes first.
+async fn within<F: std::future::Future>(timeout: Option<Duration>, future: F) -> Option<F::Output> {
+    match timeout {
+        Some(timeout) => tokio::time::timeout(timeout, future).await.ok(),
+        None => Some(future.await),
+    }
+}

@@ -1,0 +1,233 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::body::{Body, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioTimer;
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tower::Service;
+
+use super::connection::Connection;
+use super::executor::ConnectionExecutor;
+use crate::dispatch::Dispatch;
+use crate::error::BoxError;
+
+/// How long a client may take over a request's head by default, as hyper's own default.
+const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves HTTP/1.1 and HTTP/2 on each connection to a tower service of HTTP requests; see
+/// the [module docs](super).
+///
+/// It is the service you give [`Serve::serve`](crate::Serve::serve): a request to it is a
+/// connection `(peer, stream)`, for any stream (TCP, Unix, or one wrapped by the TLS layer),
+/// and it calls your service once per HTTP request on it. Every setting has hyper's
+/// default but the header read timeout, which hyper leaves off without a timer.
+#[derive(Clone)]
+pub struct Http<S> {
+    service: S,
+    // Shared by every connection, which borrows it rather than copying it.
+    builder: Arc<auto::Builder<ConnectionExecutor>>,
+    header_read_timeout: Option<Duration>,
+}
+
+/// Whether an HTTP/1 connection stays open for another request after a response; see
+/// [`Http::http1_keep_alive`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeepAlive {
+    /// The connection waits for the client's next request (for at most the header read
+    /// timeout). The default.
+    #[default]
+    On,
+    /// The connection closes after each response (`Connection: close`).
+    Off,
+}
+
+impl<S> Http<S> {
+    /// Serves `service` with the default settings: both HTTP versions, a header read timeout
+    /// of 30 s, and hyper's defaults for the rest.
+    pub fn new(service: S) -> Self {
+        let mut builder = auto::Builder::new(ConnectionExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(DEFAULT_HEADER_READ_TIMEOUT);
+        // HTTP/2 needs the timer for its keep-alive pings. Extended CONNECT lets axum accept
+        // WebSockets over HTTP/2, as `axum::serve` does.
+        builder.http2().timer(TokioTimer::new()).enable_connect_protocol();
+        Http {
+            service,
+            builder: Arc::new(builder),
+            header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
+        }
+    }
+
+    /// How long a client may take to send a request's head (its request line and headers),
+    /// `None` for no limit. Default 30 s.
+    ///
+    /// A client that has not sent enough of its first request to show which HTTP version
+    /// it speaks within this time is disconnected; on HTTP/1 the head must then be complete
+    /// within this time of hyper starting to read it, so a stalled client is disconnected
+    /// after one to two timeouts. On HTTP/1 it is also how long an idle keep-alive
+    /// connection waits for the next request. HTTP/2 connections are checked by
+    /// [`http2_keep_alive_interval`](Self::http2_keep_alive_interval) instead.
+    pub fn header_read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        let timeout = timeout.into();
+        self.header_read_timeout = timeout;
+        self.builder_mut().http1().header_read_timeout(timeout);
+        self
+    }
+
+    /// Whether an HTTP/1 connection is kept open for further requests. Default
+    /// [`KeepAlive::On`].
+    pub fn http1_keep_alive(mut self, keep_alive: KeepAlive) -> Self {
+        self.builder_mut().http1().keep_alive(keep_alive == KeepAlive::On);
+        self
+    }
+
+    /// The most bytes an HTTP/1 connection buffers while reading, which bounds the size of a
+    /// request's head: a larger one is answered `431 Request Header Fields Too Large`.
+    /// Default about 400 kB (hyper's).
+    ///
+    /// # Panics
+    ///
+    /// If `max` is below 8192, the least hyper accepts.
+    pub fn http1_max_buf_size(mut self, max: usize) -> Self {
+        assert!(
+            max >= MIN_HTTP1_BUF_SIZE,
+            "http1_max_buf_size was given {max}, but hyper needs at least {MIN_HTTP1_BUF_SIZE} \
+             bytes to read a request head"
+        );
+        self.builder_mut().http1().max_buf_size(max);
+        self
+    }
+
+    /// The most headers an HTTP/1 request may have: more are answered `431 Request Header
+    /// Fields Too Large`. Default 100.
+    pub fn http1_max_headers(mut self, max: usize) -> Self {
+        self.builder_mut().http1().max_headers(max);
+        self
+    }
+
+    /// The most requests (streams) an HTTP/2 client may have in flight on one connection.
+    /// Default 200.
+    pub fn http2_max_concurrent_streams(mut self, max: u32) -> Self {
+        self.builder_mut().http2().max_concurrent_streams(max);
+        self
+    }
+
+    /// How often an HTTP/2 connection pings its client, to find dead peers; `None` (the
+    /// default) never pings. A ping not answered within
+    /// [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout) closes the connection.
+    pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.builder_mut().http2().keep_alive_interval(interval);
+        self
+    }
+
+    /// How long an HTTP/2 keep-alive ping waits for its answer. Default 20 s.
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.builder_mut().http2().keep_alive_timeout(timeout);
+        self
+    }
+
+    /// The largest header list an HTTP/2 request may carry, in bytes (as HTTP/2 counts them:
+    /// names, values and 32 bytes per header). Default 16 KiB.
+    pub fn http2_max_header_list_size(mut self, max: u32) -> Self {
+        self.builder_mut().http2().max_header_list_size(max);
+        self
+    }
+
+    /// Any other setting of hyper-util's connection builder (vectored writes, HTTP/2 window
+    /// sizes, frame sizes, ...): `configure` calls `f` with it once, now.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use tcp_serve::http::hyper::{body::Incoming, Request, Response};
+    /// use tcp_serve::http::Http;
+    ///
+    /// let hello = tower::service_fn(|_request: Request<Incoming>| async {
+    ///     Ok::<_, Infallible>(Response::new("hello".to_owned()))
+    /// });
+    /// let http = Http::new(hello).configure(|builder| {
+    ///     builder.http1().writev(false);
+    ///     builder.http2().max_frame_size(64 * 1024).adaptive_window(true);
+    /// });
+    /// # let _ = http;
+    /// ```
+    ///
+    /// Set the header read timeout with [`header_read_timeout`](Self::header_read_timeout),
+    /// not here: the adapter applies it before hyper sees the connection too.
+    pub fn configure(mut self, f: impl FnOnce(&mut auto::Builder<ConnectionExecutor>)) -> Self {
+        f(self.builder_mut());
+        self
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.service
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.service
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.service
+    }
+
+    fn builder_mut(&mut self) -> &mut auto::Builder<ConnectionExecutor> {
+        // Settings are made before serving, while no connection shares the builder; a clone
+        // of this `Http` that is configured afterwards gets a copy of its own.
+        Arc::make_mut(&mut self.builder)
+    }
+}
+
+/// hyper's least `max_buf_size`: it panics below.
+const MIN_HTTP1_BUF_SIZE: usize = 8192;
+
+impl<S: fmt::Debug> fmt::Debug for Http<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http")
+            .field("service", &self.service)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B, A, Io> Service<(A, Io)> for Http<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    A: Clone + Send + Sync + 'static,
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Response = ();
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+    /// Always ready: your service is made ready for each HTTP request instead, on a clone.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, (peer, io): (A, Io)) -> Self::Future {
+        let connection = Connection {
+            service: self.service.clone(),
+            peer,
+            io,
+            builder: Arc::clone(&self.builder),
+            header_read_timeout: self.header_read_timeout,
+            // Taken here, in `call`, where the server calling the stack is current: its drain
+            // signal and its count of rejected connections.
+            dispatch: Dispatch::current(),
+        };
+        Box::pin(connection.serve())
+    }
+}

@@ -1,0 +1,318 @@
+//! The adapter at poll level: in-memory streams, a stand-in for the server's dispatch, and
+//! paused time for the timeouts. `tests/e2e/http.rs` does the same through real sockets
+//! and curl.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::oneshot::error::TryRecvError;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tower::Service;
+
+use super::connection::Ending;
+use super::io::{read_version, Prefixed};
+use super::request::Shared;
+use super::{Http, Peer};
+use crate::dispatch::{self, Gate};
+use crate::error::{BoxError, HandlerPanicked};
+use crate::layer::graceful::{Graceful, ShutdownSignal};
+
+const PEER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7)), 4242);
+const TIMEOUT: Duration = Duration::from_secs(5);
+const SLOW: Duration = Duration::from_secs(1);
+
+/// The server, as the adapter sees it through `Dispatch`: a drain switch and a count.
+#[derive(Default)]
+struct FakeServer {
+    graceful: Graceful,
+    rejected: AtomicU64,
+}
+
+impl Gate for FakeServer {
+    fn call_unless_closed(&self, call: &mut dyn FnMut()) -> bool {
+        call();
+        true
+    }
+
+    fn count_rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn shutdown_signal(&self) -> ShutdownSignal {
+        self.graceful.signal()
+    }
+}
+
+impl FakeServer {
+    fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+}
+
+/// `/` says hello, `/peer` names the peer, `/slow` answers after [`SLOW`], `/500` answers
+/// 500, `/fail` fails, `/panic` panics.
+async fn routes(request: Request<Incoming>) -> Result<Response<String>, BoxError> {
+    let reply = |status, body: &str| {
+        let mut response = Response::new(body.to_owned());
+        *response.status_mut() = status;
+        response
+    };
+    match request.uri().path() {
+        "/peer" => {
+            let Peer(peer) = request.extensions().get::<Peer<SocketAddr>>().expect("a Peer");
+            Ok(reply(StatusCode::OK, &peer.to_string()))
+        }
+        "/slow" => {
+            tokio::time::sleep(SLOW).await;
+            Ok(reply(StatusCode::OK, "slow"))
+        }
+        "/500" => Ok(reply(StatusCode::INTERNAL_SERVER_ERROR, "oops")),
+        "/fail" => Err("the service failed on purpose".into()),
+        "/panic" => panic!("the service panicked on purpose"),
+        _ => Ok(reply(StatusCode::OK, "hello")),
+    }
+}
+
+/// A connection to `http` as `server` calls it: the client's end and the connection's task.
+fn connect<S>(
+    http: &mut Http<S>,
+    server: &Arc<FakeServer>,
+) -> (DuplexStream, JoinHandle<Result<(), BoxError>>)
+where
+    Http<S>: Service<(SocketAddr, DuplexStream), Response = (), Error = BoxError>,
+    <Http<S> as Service<(SocketAddr, DuplexStream)>>::Future: Send + 'static,
+{
+    let (client, stream) = tokio::io::duplex(64 * 1024);
+    let gate: Arc<dyn Gate> = Arc::clone(server) as Arc<dyn Gate>;
+    let future = {
+        let _current = dispatch::enter(&gate);
+        http.call((PEER, stream))
+    };
+    (client, tokio::spawn(future))
+}
+
+fn http() -> Http<
+    impl Service<Request<Incoming>, Response = Response<String>, Error = BoxError, Future: Send>
+        + Clone
+        + Send
+        + 'static,
+> {
+    Http::new(tower::service_fn(routes)).header_read_timeout(TIMEOUT)
+}
+
+/// Reads one response: its head and a body of `content-length` bytes.
+async fn read_response(client: &mut DuplexStream) -> String {
+    let mut response = Vec::new();
+    let mut byte = [0; 1];
+    while !response.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            client.read(&mut byte).await.expect("read a response"),
+            1,
+            "EOF in a head: {:?}",
+            String::from_utf8_lossy(&response)
+        );
+        response.push(byte[0]);
+    }
+    let head = String::from_utf8(response).expect("an ASCII head");
+    let length = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned)
+        })
+        .map_or(0, |n| n.trim().parse().expect("a length"));
+    let mut body = vec![0; length];
+    client.read_exact(&mut body).await.expect("read a body");
+    head + &String::from_utf8(body).expect("a UTF-8 body")
+}
+
+async fn assert_eof(client: &mut DuplexStream) {
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).await.expect("read to EOF");
+    assert_eq!(String::from_utf8_lossy(&rest), "", "bytes after the last response");
+}
+
+const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: test\r\n\r\n";
+
+#[tokio::test(start_paused = true)]
+async fn answers_http1_with_the_peer_in_the_request() {
+    let server = Arc::new(FakeServer::default());
+    let (mut client, connection) = connect(&mut http(), &server);
+    client.write_all(b"GET /peer HTTP/1.1\r\nhost: test\r\n\r\n").await.unwrap();
+    let response = read_response(&mut client).await;
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\n192.0.2.7:4242"), "{response}");
+
+    // Keep-alive: a second request on the same connection.
+    client.write_all(GET).await.unwrap();
+    assert!(read_response(&mut client).await.ends_with("hello"));
+    drop(client);
+    connection.await.unwrap().expect("a client leaving is a clean end");
+    assert_eq!(server.rejected(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_client_is_closed_at_the_header_read_timeout_and_rejected() {
+    let server = Arc::new(FakeServer::default());
+    let started = Instant::now();
+    let (mut client, connection) = connect(&mut http(), &server);
+    assert_eof(&mut client).await;
+    assert_eq!(started.elapsed(), TIMEOUT);
+    connection.await.unwrap().expect("not a handler error");
+    assert_eq!(server.rejected(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_stalled_in_its_head_is_closed_at_the_header_read_timeout_and_rejected() {
+    let server = Arc::new(FakeServer::default());
+    let started = Instant::now();
+    let (mut client, connection) = connect(&mut http(), &server);
+    client.write_all(b"GET / HTTP/1.1\r\nhost: te").await.unwrap();
+    assert_eof(&mut client).await;
+    assert_eq!(started.elapsed(), TIMEOUT);
+    connection.await.unwrap().expect("not a handler error");
+    assert_eq!(server.rejected(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_keep_alive_connection_is_closed_at_the_header_read_timeout_not_rejected() {
+    let server = Arc::new(FakeServer::default());
+    let (mut client, connection) = connect(&mut http(), &server);
+    client.write_all(GET).await.unwrap();
+    read_response(&mut client).await;
+    let answered = Instant::now();
+    assert_eof(&mut client).await;
+    assert_eq!(answered.elapsed(), TIMEOUT);
+    connection.await.unwrap().expect("not a handler error");
+    assert_eq!(server.rejected(), 0, "an idle client did nothing wrong");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_malformed_request_line_is_answered_400_and_rejected() {
+    let server = Arc::new(FakeServer::default());
+    let (mut client, connection) = connect(&mut http(), &server);
+    client.write_all(b"GARBAGE\r\n\r\n").await.unwrap();
+    let response = read_response(&mut client).await;
+    assert!(response.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{response}");
+    assert_eof(&mut client).await;
+    connection.await.unwrap().expect("not a handler error");
+    assert_eq!(server.rejected(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn too_many_headers_are_answered_431_and_rejected() {
+    let server = Arc::new(FakeServer::default());
+    let (mut client, connection) = connect(&mut http().http1_max_headers(4), &server);
+    client
+        .write_all(b"GET / HTTP/1.1\r\nhost: t\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\n\r\n")
+        .await
+        .unwrap();
+    let response = read_response(&mut client).await;
+    assert!(response.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{response}");
+    connection.await.unwrap().expect("not a handler error");
+    assert_eq!(server.rejected(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_service_is_a_handler_error_and_a_5xx_is_not() {
+    let server = Arc::new(FakeServer::default());
+    let (mut client, connection) = connect(&mut http(), &server);
+    client.write_all(b"GET /500 HTTP/1.1\r\nhost: test\r\n\r\n").await.unwrap();
+    let response = read_response(&mut client).await;
+    assert!(response.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{response}");
+    client.write_all(b"GET /fail HTTP/1.1\r\nhost: test\r\n\r\n").await.unwrap();
+    assert_eof(&mut client).await;
+    let error = connection.await.unwrap().expect_err("a handler error");
+    assert_eq!(error.to_string(), "the service failed on purpose");
+    assert_eq!(server.rejected(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_service_is_a_handler_error() {
+    let server = Arc::new(FakeServer::default());
+    let (mut client, connection) = connect(&mut http(), &server);
+    client.write_all(b"GET /panic HTTP/1.1\r\nhost: test\r\n\r\n").await.unwrap();
+    assert_eof(&mut client).await;
+    let error = connection.await.unwrap().expect_err("a handler error");
+    let panicked = error.downcast_ref::<HandlerPanicked>().expect("HandlerPanicked");
+    assert_eq!(panicked.message(), "the service panicked on purpose");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_lets_the_request_in_flight_finish_then_closes() {
+    let server = Arc::new(FakeServer::default());
+    let (mut client, connection) = connect(&mut http(), &server);
+    client.write_all(b"GET /slow HTTP/1.1\r\nhost: test\r\n\r\n").await.unwrap();
+    tokio::time::sleep(SLOW / 2).await;
+    server.graceful.drain();
+    let response = read_response(&mut client).await;
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("connection: close\r\n"), "{response}");
+    assert_eof(&mut client).await;
+    connection.await.unwrap().expect("a clean end");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_closes_an_idle_keep_alive_connection_at_once() {
+    let server = Arc::new(FakeServer::default());
+    let (mut client, connection) = connect(&mut http(), &server);
+    client.write_all(GET).await.unwrap();
+    read_response(&mut client).await;
+    let drained = Instant::now();
+    server.graceful.drain();
+    assert_eof(&mut client).await;
+    assert_eq!(drained.elapsed(), Duration::ZERO);
+    connection.await.unwrap().expect("a clean end");
+
+    // And one that has not sent a byte yet.
+    let (mut client, connection) = connect(&mut http(), &server);
+    assert_eof(&mut client).await;
+    connection.await.unwrap().expect("a clean end");
+    assert_eq!(server.rejected(), 0);
+}
+
+#[tokio::test]
+async fn the_version_check_reads_only_until_the_bytes_decide() {
+    let (mut client, mut stream) = tokio::io::duplex(1024);
+    client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    let mut prefix = Vec::new();
+    read_version(&mut stream, &mut prefix).await.unwrap();
+    assert_eq!(prefix, b"GET / HTTP/1.1\r\n", "one read, and the first byte decided");
+
+    // A prefix of HTTP/2's preface decides nothing yet.
+    client.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    let mut prefix = Vec::new();
+    let mut reading = tokio_test::task::spawn(read_version(&mut stream, &mut prefix));
+    tokio_test::assert_pending!(reading.poll());
+    client.write_all(b"\r\nSM\r\n\r\nand the first frame").await.unwrap();
+    tokio_test::assert_ready_ok!(reading.poll());
+    drop(reading);
+    assert_eq!(prefix, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "the preface, not a byte more");
+
+    // What was read is read again, first.
+    let (dropped, mut socket_dropped) = tokio::sync::oneshot::channel();
+    let mut prefixed = Prefixed::new(prefix, stream, dropped);
+    let mut read = vec![0; 24 + "and the first frame".len()];
+    prefixed.read_exact(&mut read).await.unwrap();
+    assert_eq!(read, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nand the first frame");
+    assert!(socket_dropped.try_recv().is_err_and(|e| e == TryRecvError::Empty));
+    drop(prefixed);
+    assert_eq!(socket_dropped.try_recv(), Err(TryRecvError::Closed), "dropping it says so");
+}
+
+#[test]
+fn how_a_connection_ended_decides_who_is_blamed() {
+    let shared = Shared::default();
+    let interrupted = std::io::Error::new(std::io::ErrorKind::Interrupted, "Cancelled");
+    assert!(matches!(Ending::of(Err(interrupted.into()), &shared), Ending::Clean));
+    let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    assert!(matches!(Ending::of(Err(reset.into()), &shared), Ending::ClientGone(_)));
+    assert!(matches!(Ending::of(Err("unknown".into()), &shared), Ending::Handler(_)));
+    assert!(matches!(Ending::of(Ok(()), &shared), Ending::Clean));
+}
