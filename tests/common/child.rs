@@ -1,10 +1,14 @@
 //! Tests that must own the whole process (counting its descriptors, lowering its open-file
 //! limit, dropping a capability) re-run their own test binary for one child test.
 
+use std::net::Ipv4Addr;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::process::Command;
+
+use super::example::tool;
+use super::skip;
 
 /// Set in a child's environment to the name of the one child test it is to run; every
 /// child test returns at once without it.
@@ -66,4 +70,51 @@ pub fn free_fds(limit: usize) -> usize {
         .count();
     // The listing counted `read_dir`'s own descriptor, closed again by now.
     limit + 1 - below_limit
+}
+
+/// Run by `sh` inside a new network namespace: makes ports below 1024 privileged there
+/// (whatever the host's `net.ipv4.ip_unprivileged_port_start`), then runs the child with
+/// `CAP_NET_BIND_SERVICE` gone from its bounding and inheritable sets, so that even root
+/// does not get it back on `exec`.
+const DROP_BIND_SERVICE: &str = "echo 1024 > /proc/sys/net/ipv4/ip_unprivileged_port_start \
+    && exec setpriv --bounding-set=-net_bind_service --inh-caps=-net_bind_service -- \"$0\" \"$@\"";
+
+/// The wrapper for [`run_child`] under which binding 127.0.0.1:1 is refused with
+/// `PermissionDenied`, so that the refusal can be checked on any machine:
+///
+/// - if this process is refused already, none;
+/// - otherwise (root, `CAP_NET_BIND_SERVICE`, or a host that lowered
+///   `ip_unprivileged_port_start`), `unshare --net` (with `--user --map-root-user` when not
+///   root) and `setpriv`, both from util-linux: a network namespace of its own in which
+///   ports below 1024 are privileged, and a process without the capability.
+///
+/// `None` when this machine allows neither (util-linux missing, namespaces forbidden): a
+/// [`skip`], so a failure under CI.
+pub fn without_privileged_ports() -> Option<Vec<&'static str>> {
+    match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 1)) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Some(Vec::new()),
+        // Bound (or refused for another reason, such as a test of the other binary holding
+        // it for a moment): take the privilege away in a namespace of the child's own.
+        _ => {}
+    }
+    if !tool("unshare", "util-linux") || !tool("setpriv", "util-linux") {
+        return None;
+    }
+    let mut wrapper = vec!["unshare"];
+    if !rustix::process::geteuid().is_root() {
+        wrapper.extend(["--user", "--map-root-user"]);
+    }
+    wrapper.extend(["--net", "--", "sh", "-c", DROP_BIND_SERVICE]);
+    // The wrapper must be able to start a program here: namespaces may be forbidden.
+    let probe = std::process::Command::new(wrapper[0]).args(&wrapper[1..]).arg("true").output();
+    let failure = match probe {
+        Ok(output) if output.status.success() => return Some(wrapper),
+        Ok(output) => format!("{}: {}", output.status, String::from_utf8_lossy(&output.stderr)),
+        Err(e) => e.to_string(),
+    };
+    skip(
+        "a privileged port refused to a process without CAP_NET_BIND_SERVICE",
+        &format!("this process may bind port 1, and `{}` failed: {failure}", wrapper.join(" ")),
+    );
+    None
 }

@@ -9,7 +9,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use super::within;
+use super::{skip, within};
 
 /// The path of the example `name`, building it first only if it is missing.
 ///
@@ -74,22 +74,28 @@ fn forward(
 /// Starts the example `name` with `args` and the environment variables `env`, and waits for
 /// its `NAME: listening on ADDR` line.
 pub async fn start(name: &str, args: &[&str], env: &[(&str, &str)]) -> Example {
-    let mut child = Command::new(example_binary(name))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("start example {name}: {e}"));
-    let stdout = forward(name, "stdout", child.stdout.take().expect("piped stdout"));
-    let stderr = forward(name, "stderr", child.stderr.take().expect("piped stderr"));
-    let mut example =
-        Example { name: name.to_owned(), child, address: String::new(), stdout, stderr };
+    let mut command = Command::new(example_binary(name));
+    command.args(args).envs(env.iter().copied());
+    let mut example = spawn(name, command);
     let prefix = format!("{name}: listening on ");
     let line = example.stdout_line(&prefix).await;
     example.address = line.strip_prefix(&prefix).expect("the line names the address").to_owned();
     example
+}
+
+/// Starts `command` (an example, or a tool that runs one, such as systemd-socket-activate)
+/// as the process `name`, with its output forwarded line by line and killed on drop; waits
+/// for nothing. The `address` is left empty.
+pub fn spawn(name: &str, mut command: Command) -> Example {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    let stdout = forward(name, "stdout", child.stdout.take().expect("piped stdout"));
+    let stderr = forward(name, "stderr", child.stderr.take().expect("piped stderr"));
+    Example { name: name.to_owned(), child, address: String::new(), stdout, stderr }
 }
 
 async fn next_containing(
@@ -143,17 +149,16 @@ impl Example {
     }
 }
 
-/// Whether the command-line tool `name` is installed. Outside CI a missing tool skips the
-/// test's part with a note; in CI (`CI` set) it fails, since `.ci/run` installs it.
+/// Whether the command-line tool `name` is installed. A missing tool is a [`skip`] of the
+/// test's part: reported outside CI, a failure under CI (`.ci/run` installs it).
 pub fn tool(name: &str, debian_package: &str) -> bool {
     let found = std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_executable(&dir.join(name))));
     if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is needed for this test (apt-get install {debian_package})"
+        skip(
+            &format!("the part that runs {name}"),
+            &format!("{name} is not installed (apt-get install {debian_package})"),
         );
-        eprintln!("{name} is not installed (apt-get install {debian_package}); skipping its part");
     }
     found
 }
@@ -164,7 +169,7 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// Sends `input` through `socat - <target>` and returns what came back. `None` when socat is
-/// not installed outside CI (`.ci/run` installs it, and CI must not skip).
+/// not installed outside CI (a [`skip`]; under CI that fails the test).
 pub async fn socat(target: &str, input: &[u8]) -> Option<Vec<u8>> {
     let spawned = Command::new("socat")
         .args(["-", target])
@@ -174,11 +179,14 @@ pub async fn socat(target: &str, input: &[u8]) -> Option<Vec<u8>> {
         .spawn();
     let mut child = match spawned {
         Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && std::env::var_os("CI").is_none() => {
-            eprintln!("socat is not installed (apt-get install socat); skipping its part");
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            skip(
+                "the part that talks through socat",
+                "socat is not installed (apt-get install socat)",
+            );
             return None;
         }
-        Err(e) => panic!("socat is needed for this test: {e}"),
+        Err(e) => panic!("socat could not be started: {e}"),
     };
     let mut stdin = child.stdin.take().expect("piped stdin");
     stdin.write_all(input).await.expect("write to socat");

@@ -4,7 +4,11 @@
 pub mod child;
 pub mod curl;
 pub mod example;
+pub mod haproxy;
 pub mod log;
+pub mod skip;
+
+pub use skip::skip;
 
 use std::future::Future;
 use std::io;

@@ -21,12 +21,17 @@ use tcp_serve::{
     service_fn, BoxError, Family, HandlerPanicked, InetServer, OnHandlerError, Serve, Server,
     WhereToListen,
 };
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream,
+};
 use tokio::net::{TcpSocket, TcpStream, UnixStream};
 use tokio::sync::mpsc;
 use tokio_util::codec::{LinesCodec, LinesCodecError};
+use tower::{Layer, Service};
 
-/// The age limit of every limited server here.
+/// The age limit of the servers here that must cut off a client that stopped reading: a
+/// timer that must fire, so it may be short. Servers whose clients all read use the default
+/// (2 min), which no loaded machine comes near.
 const AGE_LIMIT: Duration = Duration::from_millis(200);
 /// How much a handler writes when asked to say goodbye, without flushing, just before it
 /// returns: several times the writer's 64 KiB buffer.
@@ -221,7 +226,7 @@ async fn close_with_live<F: Family>(server: Server<F>, live: usize) {
 
 #[tokio::test]
 async fn a_buffered_handler_answers_line_by_line_and_its_last_bytes_reach_a_tcp_client() {
-    let (server, _failures) = serve_obey(BufferAgeLimit::AtMost(AGE_LIMIT)).await;
+    let (server, _failures) = serve_obey(BufferAgeLimit::default()).await;
     assert_conversation_ends_in_a_whole_goodbye(connect(&server).await).await;
     close_with_live(server, 0).await;
 }
@@ -302,7 +307,7 @@ async fn without_an_age_limit_a_client_that_stopped_reading_stays_connected() {
 /// A client asks its handler to `command` (which replies `reply`, then fails), next to a
 /// bystander: the failing client gets the reply then the close, the bystander is served on.
 async fn fail_one_connection_of_two(command: &str, reply: &str) -> Failure<SocketAddr> {
-    let (server, mut failures) = serve_obey(BufferAgeLimit::AtMost(AGE_LIMIT)).await;
+    let (server, mut failures) = serve_obey(BufferAgeLimit::default()).await;
     let mut bystander = BufReader::new(connect(&server).await);
     assert_line_echoed(&mut bystander, "before").await;
     let mut failing = BufReader::new(connect(&server).await);
@@ -393,10 +398,7 @@ async fn the_age_limit_layer_fails_a_plain_handlers_flood_and_closes_the_connect
 #[tokio::test]
 async fn framing_with_a_lines_codec_echoes_lines_until_the_client_is_done() {
     let server = Serve::new(WhereToListen::localhost_port_chosen_by_os())
-        .layer(
-            FramingLayer::new(LinesCodec::new())
-                .buffer_age_limit(BufferAgeLimit::AtMost(AGE_LIMIT)),
-        )
+        .layer(FramingLayer::new(LinesCodec::new()).buffer_age_limit(BufferAgeLimit::default()))
         .serve(service_fn(
             |(_peer, mut lines): FramedConnection<SocketAddr, TcpStream, LinesCodec>| async move {
                 while let Some(line) = lines.next().await {
@@ -414,4 +416,46 @@ async fn framing_with_a_lines_codec_echoes_lines_until_the_client_is_done() {
     client.get_mut().shutdown().await.expect("half-close");
     assert_closed_by_server(&mut client).await;
     close_with_live(server, 0).await;
+}
+
+/// A `BufferingLayer::new()` connection over a pipe whose other end never reads (it holds
+/// 64 bytes), whose handler writes 1 KiB and then, if `flush`, flushes: on paused time,
+/// how long it took to end and how.
+async fn a_peer_that_never_reads(flush: bool) -> (Duration, BoxError) {
+    let mut buffered = BufferingLayer::new().layer(service_fn(
+        move |(_peer, _reader, mut writer): BufferedConnection<(), DuplexStream>| async move {
+            writer.write_all(&[b'x'; 1024]).await?;
+            if flush {
+                writer.flush().await?;
+            }
+            Ok::<_, io::Error>(())
+        },
+    ));
+    let (_never_reads, server_side) = tokio::io::duplex(64);
+    let started = tokio::time::Instant::now();
+    let ended = buffered.call(((), server_side)).await;
+    (started.elapsed(), ended.expect_err("the bytes never reached the peer"))
+}
+
+/// The defaults, on paused time: a handler waiting on a peer that does not read fails at
+/// the default buffer age limit, two minutes.
+#[tokio::test(start_paused = true)]
+async fn by_default_a_write_the_peer_never_takes_fails_after_2_min() {
+    assert_eq!(BufferAgeLimit::default(), BufferAgeLimit::AtMost(Duration::from_secs(120)));
+    let (took, error) = a_peer_that_never_reads(true).await;
+    assert_eq!(took, Duration::from_secs(120));
+    let exceeded = error.downcast_ref::<io::Error>().and_then(BufferAgeLimitExceeded::find);
+    assert_eq!(exceeded.map(|e| e.limit()), Some(Duration::from_secs(120)), "{error}");
+}
+
+/// The defaults, on paused time: once the handler has returned, its last bytes get 30 s to
+/// reach the peer (before the 2 min age limit would), then the connection fails.
+#[tokio::test(start_paused = true)]
+async fn by_default_the_last_bytes_get_30_s_after_the_handler_returns() {
+    let (took, error) = a_peer_that_never_reads(false).await;
+    assert_eq!(took, Duration::from_secs(30));
+    let io_error = error.downcast_ref::<io::Error>().expect("an io::Error");
+    assert_eq!(io_error.kind(), io::ErrorKind::TimedOut, "{error}");
+    assert!(BufferAgeLimitExceeded::find(io_error).is_none(), "not the age limit: {error}");
+    assert!(error.to_string().contains("within 30 s"), "{error}");
 }

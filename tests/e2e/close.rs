@@ -5,7 +5,7 @@ use crate::common;
 
 use common::*;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -263,10 +263,53 @@ async fn a_unix_socket_server_closes_too() {
 
     within("close", server.close()).await;
     assert!(server.is_closed());
+    // The socket file stays (see `WhereToListen::unix`): nobody listens on it.
     let refused = within("connect after close", UnixStream::connect(&path)).await;
-    assert!(refused.is_err(), "a closed Unix server accepted a connection");
+    let error = refused.map(drop).expect_err("a closed Unix server accepted a connection");
+    assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error}");
     assert_echoes(&mut client, b"still served").await;
     server.invariant();
+}
+
+#[tokio::test]
+async fn awaiting_a_server_after_a_plain_close_gives_ok() {
+    let server = serve_echo().await;
+    let mut client = served_client(&server).await;
+    within("close", server.close()).await;
+    let stopped = within("the server's future", server.clone().into_future()).await;
+    assert!(stopped.is_ok(), "a close is not an error: {stopped:?}");
+    // Awaited again, and after the connections end, it still says the same.
+    assert_echoes(&mut client, b"still served").await;
+    drop(client);
+    until_connections(&server, 0).await;
+    let again = within("the server's future, again", server.clone().into_future()).await;
+    assert!(again.is_ok(), "{again:?}");
+}
+
+/// Dropping every handle does not stop a server (only `close` does): it keeps accepting
+/// and serving, connection after connection.
+#[tokio::test]
+async fn dropping_every_server_handle_does_not_stop_the_server() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let server = Serve::new(WhereToListen::localhost_port_chosen_by_os())
+        .serve(service_fn(move |connection: Connection<Inet>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            echo::<Inet>().call(connection)
+        }))
+        .await
+        .unwrap();
+    let port = server.listening_on();
+    let mut before = served_client(&server).await;
+    drop(server);
+
+    assert_echoes(&mut before, b"the live connection goes on").await;
+    for i in 0..3 {
+        let mut client =
+            within("connect", TcpStream::connect(("127.0.0.1", port))).await.expect("connect");
+        assert_echoes(&mut client, format!("client {i}, with no handle left").as_bytes()).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 4, "every client was handed to the service");
 }
 
 #[tokio::test]

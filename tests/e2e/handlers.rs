@@ -223,6 +223,74 @@ async fn raise_stops_accepting_and_reports_the_error_while_live_connections_carr
 }
 
 #[tokio::test]
+async fn raise_stops_the_server_on_a_handlers_panic_naming_it() {
+    let server = serve_obedient(Some(OnHandlerError::Raise)).await;
+    let mut other = connect(&server).await;
+    assert_echoes(&mut other, b"before").await;
+
+    let panicked = end_a_connection(&server, Ending::Panic).await;
+    let stopped = within("the server to stop", server.clone().into_future()).await;
+    match stopped {
+        Err(ServerError::Handler { peer, source }) => {
+            assert_eq!(peer, panicked, "the error names the panicked connection's peer");
+            let panic = source.downcast_ref::<HandlerPanicked>().map(HandlerPanicked::message);
+            assert_eq!(panic, Some(PANIC_MESSAGE), "the error is the HandlerPanicked: {source}");
+        }
+        other => panic!("expected the server to stop with the handler's panic, got {other:?}"),
+    }
+    assert!(server.is_closed());
+    assert_refuses_connections(&server).await;
+    assert_echoes(&mut other, b"after").await;
+    server.invariant();
+}
+
+/// Two handlers fail under `Raise`, the second only once the first has stopped the server:
+/// the server reports the first, then and after the second has failed too.
+#[tokio::test]
+async fn under_raise_the_first_error_wins_over_a_later_one() {
+    let server_slot = Arc::new(std::sync::OnceLock::<InetServer>::new());
+    let slot = Arc::clone(&server_slot);
+    let server = Serve::new(WhereToListen::localhost_port_chosen_by_os())
+        .on_handler_error(OnHandlerError::Raise)
+        .serve(service_fn(move |(_peer, mut stream): Connection<Inet>| {
+            let server = slot.get().expect("the test stores the server before connecting").clone();
+            async move {
+                let mut which = [0];
+                stream.read_exact(&mut which).await?;
+                if which[0] == b'2' {
+                    // The second waits until the first has stopped the server (bounded).
+                    within("the first failure to stop the server", async {
+                        while !server.is_closed() {
+                            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                        }
+                    })
+                    .await;
+                }
+                Err::<(), _>(io::Error::other(format!("failure number {}", which[0] as char)))
+            }
+        }))
+        .await
+        .unwrap();
+    server_slot.set(server.clone()).expect("set once");
+
+    let mut second = connect(&server).await;
+    second.write_all(b"2").await.unwrap();
+    until_connections(&server, 1).await;
+    let mut first = connect(&server).await;
+    first.write_all(b"1").await.unwrap();
+    let first_peer = first.local_addr().unwrap();
+
+    let message = assert_stopped_by_handler_of(&server, first_peer).await;
+    assert_eq!(message, "failure number 1");
+    assert_closed_by_server(&mut second).await;
+    assert_closed_by_server(&mut first).await;
+    until_connections(&server, 0).await;
+    assert_eq!(server.metrics().failed, 2, "both handlers failed");
+    let message = assert_stopped_by_handler_of(&server, first_peer).await;
+    assert_eq!(message, "failure number 1", "the later error did not replace the first");
+}
+
+#[tokio::test]
 async fn a_panicking_call_callback_stops_the_server_as_raise_does() {
     let server = serve_obedient(Some(OnHandlerError::call(|_: &SocketAddr, _: &BoxError| {
         panic!("the callback itself panicked")

@@ -10,8 +10,10 @@ use common::{assert_closed_by_server, assert_echoes, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 
-/// The connection timeout the test gives the example.
-const TIMEOUT: Duration = Duration::from_millis(1000);
+/// The connection timeout the test gives the example. It must fire for the idle client, and
+/// must not before a client has read its banner and had an echo: milliseconds on loopback,
+/// so 2 s holds on a loaded machine.
+const TIMEOUT: Duration = Duration::from_secs(2);
 
 const BANNER: &str = "welcome to the middleware example; type to be echoed\n";
 

@@ -19,7 +19,10 @@ use tower::timeout::TimeoutLayer;
 use tower::util::MapRequestLayer;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
-const TIMEOUT: Duration = Duration::from_millis(200);
+/// The `TimeoutLayer`'s limit. It must fire (the tests wait it out), but not before the
+/// client's first round trip, nor before the test has seen the connection counted: those
+/// take milliseconds on loopback, so 2 s holds on a loaded machine too.
+const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A stream whose reads come out upper-cased; writes pass through.
 #[derive(Debug)]

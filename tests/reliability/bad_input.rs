@@ -1,9 +1,9 @@
 //! Guarantee 7: bad input at the API is a clear error naming the problem, never a panic.
 //!
 //! One table: each case builds a server that must refuse to start, and the error's message
-//! must name what is wrong. tests/listen.rs checks each case's variant in detail; this
-//! checks them all together, and the privileged port as a process without
-//! `CAP_NET_BIND_SERVICE` (tests run as root, who may bind any port).
+//! must name what is wrong. tests/e2e/listen.rs checks each case's variant in detail; this
+//! checks them all together, and the privileged port in a child process that may not bind
+//! it whoever runs the suite (root may bind any port; see `without_privileged_ports`).
 
 use std::future::Future;
 use std::io;
@@ -14,10 +14,12 @@ use std::pin::Pin;
 use socket2::{Domain, Protocol, Socket, Type};
 use tcp_serve::{Error, Family, Inet, Serve, Unix, WhereToListen};
 
-use crate::common::child::{is_child, run_child};
+use crate::common::child::{is_child, run_child, without_privileged_ports};
 use crate::common::*;
 
 const CHILD_TEST: &str = "bad_input::child_a_privileged_port_without_the_capability";
+/// The cases of the table, the privileged port's included.
+const CASES: usize = 17;
 /// Marks the child's report of the error it got, for the parent to read.
 const CHILD_REPORT: &str = "[child] privileged port refused: ";
 
@@ -58,37 +60,18 @@ fn case(name: &'static str, refusal: Refusal, words: &[&str]) -> Case {
     Case { name, refusal, words: words.iter().map(|w| w.to_string()).collect() }
 }
 
-/// How the privileged-port case can be checked here, if at all.
+/// The privileged-port case, checked in a child process that may not bind ports below 1024
+/// (see `without_privileged_ports`); `None` only outside CI, when this machine cannot make
+/// one (a skip, reported).
 async fn privileged_port_case() -> Option<Case> {
     let words = &["127.0.0.1:1", "permission denied", "CAP_NET_BIND_SERVICE"];
-    match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 1)) {
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            let refusal = start(Serve::new(WhereToListen::localhost(1)));
-            return Some(case("a privileged port without permission", refusal, words));
-        }
-        Err(e) => {
-            println!("note: binding port 1 failed with {e}; the privileged-port case is skipped");
-            return None;
-        }
-        Ok(_) => {} // root, or CAP_NET_BIND_SERVICE: try again without the capability
-    }
-    let capsh = std::process::Command::new("capsh").arg("--print").output();
-    if !capsh.is_ok_and(|out| out.status.success()) {
-        println!(
-            "note: this process may bind port 1 and capsh (libcap2-bin) is missing, so the \
-             privileged-port case is skipped"
-        );
-        return None;
-    }
-    let drop_cap = ["capsh", "--drop=cap_net_bind_service", "--", "-c", r#"exec "$0" "$@""#];
-    let stdout = run_child(CHILD_TEST, &drop_cap).await;
-    let report = stdout.lines().find_map(|line| Some(&line[line.find(CHILD_REPORT)?..]));
-    let Some(message) = report.and_then(|line| line.strip_prefix(CHILD_REPORT)) else {
-        println!("note: without CAP_NET_BIND_SERVICE port 1 could still be bound; skipped");
-        return None;
-    };
+    let wrapper = without_privileged_ports()?;
+    let stdout = run_child(CHILD_TEST, &wrapper).await;
+    let message = stdout
+        .lines()
+        .find_map(|line| Some(line[line.find(CHILD_REPORT)? + CHILD_REPORT.len()..].to_owned()))
+        .unwrap_or_else(|| panic!("the child reported no error: {stdout}"));
     // The child checked the variant; the table checks the message it reported.
-    let message = message.to_owned();
     let refusal: Refusal = Box::pin(async move { Err(message) });
     let name = "a privileged port without permission (a child without CAP_NET_BIND_SERVICE)";
     Some(case(name, refusal, words))
@@ -197,24 +180,50 @@ async fn every_bad_input_is_a_clear_error_and_nothing_panics() {
             &["SOCK_DGRAM", "STREAM"],
         ),
     ];
-    cases.extend(privileged_port_case().await);
+    let privileged_port = privileged_port_case().await;
+    let skipped = usize::from(privileged_port.is_none());
+    cases.extend(privileged_port);
 
+    // Every case runs, whatever the others did; the counts are asserted after.
     let total = cases.len();
+    let (mut refused, mut started, mut panicked, mut unclear) = (0, 0, 0, 0);
+    let mut failures = Vec::new();
     for Case { name, refusal, words } in cases {
         // On its own task, so that a panic is reported as this case's.
-        let outcome = within(name, tokio::spawn(refusal)).await;
-        let message = match outcome {
-            Err(e) if e.is_panic() => panic!("{name}: the server panicked instead of refusing"),
+        match within(name, tokio::spawn(refusal)).await {
+            Err(e) if e.is_panic() => {
+                panicked += 1;
+                failures.push(format!("{name}: the server panicked instead of refusing"));
+            }
             Err(e) => panic!("{name}: {e}"),
-            Ok(Ok(server)) => panic!("{name}: the server started instead of refusing: {server}"),
-            Ok(Err(message)) => message,
-        };
-        println!("bad input: {name}: {message}");
-        for word in &words {
-            assert!(message.contains(word.as_str()), "{name}: {message:?} does not say {word:?}");
+            Ok(Ok(server)) => {
+                started += 1;
+                failures.push(format!("{name}: the server started instead of refusing: {server}"));
+            }
+            Ok(Err(message)) => {
+                println!("bad input: {name}: {message}");
+                let missing: Vec<_> =
+                    words.iter().filter(|w| !message.contains(w.as_str())).collect();
+                if missing.is_empty() {
+                    refused += 1;
+                } else {
+                    unclear += 1;
+                    failures.push(format!("{name}: {message:?} does not say {missing:?}"));
+                }
+            }
         }
     }
-    println!("bad input: {total} cases, each refused with an error naming the problem; 0 panics");
+    println!(
+        "bad input: {total} cases: {refused} refused with an error naming the problem, \
+         {unclear} refused with an error missing a word, {started} started, {panicked} panicked"
+    );
+    assert!(
+        failures.is_empty(),
+        "bad input the server did not refuse clearly:\n{}",
+        failures.join("\n")
+    );
+    assert_eq!((refused, unclear, started, panicked), (total, 0, 0, 0));
+    assert_eq!(total + skipped, CASES, "every case ran but a skip, reported as such");
 
     assert!(!too_long.exists() && !missing.exists() && !for_tcp_socket.exists());
     assert!(stale.exists(), "the stale file is left for the user to remove");
@@ -232,13 +241,10 @@ async fn child_a_privileged_port_without_the_capability() {
     if !is_child(CHILD_TEST) {
         return; // run by the parent test, without CAP_NET_BIND_SERVICE
     }
-    match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 1)) {
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
-        outcome => {
-            println!("[child] note: port 1 can be bound here ({outcome:?})");
-            return;
-        }
-    }
+    // The wrapper made this true; if it did not, the check would prove nothing.
+    let raw = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 1)).map(drop);
+    let kind = raw.as_ref().map_err(io::Error::kind);
+    assert_eq!(kind, Err(io::ErrorKind::PermissionDenied), "binding port 1 here: {raw:?}");
     match Serve::new(WhereToListen::localhost(1)).serve(echo::<Inet>()).await {
         Ok(server) => panic!("a privileged port was bound without permission: {server:?}"),
         Err(error) => {

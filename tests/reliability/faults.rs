@@ -128,6 +128,7 @@ async fn client(port: u16, i: usize) -> Client {
             match read_to_end_of(&mut stream, &message).await {
                 Ended::Echoed => Outcome::Echoed,
                 Ended::Closed => Outcome::Closed,
+                half_open => panic!("normal client {i} got part of its echo: {half_open:?}"),
             }
         }
         Kind::Fail | Kind::Panic => {
@@ -246,8 +247,9 @@ async fn assert_stopped(
     };
     assert!(source.contains(expected_message), "{source:?} says {expected_message:?}");
     assert!(server.is_closed());
-    let refused = TcpStream::connect(("127.0.0.1", server.listening_on())).await;
-    assert!(refused.is_err(), "a stopped server accepted a connection");
+    let refused = within("a connect", TcpStream::connect(("127.0.0.1", server.listening_on())));
+    let error = refused.await.map(drop).expect_err("a stopped server accepted a connection");
+    assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error}");
 
     let called = called.lock().unwrap().clone();
     for c in clients.iter() {

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::io;
 
 use proptest::prelude::*;
-use proptest::test_runner::TestRunner;
+use proptest::test_runner::{FileFailurePersistence, RngSeed, TestRunner};
 use tcp_serve::{ExistingConnections, Inet, InetServer, Serve, WhereToListen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -233,14 +233,38 @@ async fn run(ops: Vec<Op>) -> Seen {
     model.seen
 }
 
+/// Where a failing case's seed is saved, and replayed first on the next run (proptest's
+/// regression file, relative to the package root, where `cargo test` runs tests).
+const REGRESSIONS: &str = "tests/reliability/model.proptest-regressions";
+
+/// The seed of this run's random sequences: `PROPTEST_RNG_SEED` if set (to replay a run),
+/// else a fresh one, printed so that any run can be replayed.
+fn seed(config: &ProptestConfig) -> u64 {
+    match config.rng_seed {
+        RngSeed::Fixed(seed) => seed,
+        RngSeed::Random => {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one(std::time::SystemTime::now())
+        }
+    }
+}
+
 #[test]
 fn random_operation_sequences_agree_with_the_model() {
     let started = std::time::Instant::now();
+    let defaults = ProptestConfig::default(); // reads PROPTEST_* from the environment
+    let seed = seed(&defaults);
+    let replay = format!(
+        "replay with: PROPTEST_RNG_SEED={seed} cargo test --test reliability -- model:: \
+         --nocapture (a failing case is also saved to {REGRESSIONS} and tried first next time)"
+    );
+    println!("model: seed {seed}; {replay}");
     let config = ProptestConfig {
         cases: CASES,
         max_shrink_iters: 64,
-        failure_persistence: None,
-        ..ProptestConfig::default()
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(REGRESSIONS))),
+        ..defaults
     };
     let (cases, steps, seen) = (Cell::new(0), Cell::new(0), RefCell::new(Seen::default()));
     let mut runner = TestRunner::new(config);
@@ -260,11 +284,11 @@ fn random_operation_sequences_agree_with_the_model() {
         Ok(())
     });
     if let Err(failure) = result {
-        panic!("a sequence disagreed with the model: {failure}");
+        panic!("a sequence disagreed with the model (seed {seed}): {failure}\n{replay}");
     }
     println!(
-        "model: {} random sequences of 1 to {} operations (shrinking included), {} operations \
-         in all, each step checked against the model, in {:?}; clients: {:?}",
+        "model: seed {seed}: {} random sequences of 1 to {} operations (shrinking included), \
+         {} operations in all, each step checked against the model, in {:?}; clients: {:?}",
         cases.get(),
         MAX_OPS - 1,
         steps.get(),
