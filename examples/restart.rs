@@ -16,6 +16,7 @@
 mod common;
 
 use std::error::Error;
+use std::future::IntoFuture;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -70,7 +71,7 @@ async fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .serve(service_fn(|(_peer, stream): Connection<Inet>| echo(stream)))
         .await?;
     let mut hangup = signal(SignalKind::hangup())?;
-    let drain = server.drain_on_signals(args.server.drain_deadline())?;
+    let drain = server.drain_on_signals(args.server.drain_deadline())?.into_future();
     if let Some(confirm) = confirm {
         // We accept: the old process may stop.
         confirm.accepting().await?;

@@ -126,6 +126,63 @@ pub enum Error {
         /// The descriptor's number.
         fd: i32,
     },
+    /// No sockets were passed by systemd: LISTEN_FDS or LISTEN_PID is not set (see
+    /// [`ListenFds::from_env`](crate::systemd::ListenFds::from_env)).
+    #[cfg(feature = "systemd")]
+    NoListenFds {
+        /// The variable that is not set.
+        missing: &'static str,
+    },
+    /// LISTEN_PID is not a process id, or LISTEN_FDS not a count of descriptors.
+    #[cfg(feature = "systemd")]
+    MalformedListenFds {
+        /// The variable.
+        variable: &'static str,
+        /// Its value (lossily decoded if it is not UTF-8).
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// LISTEN_FDNAMES names more or fewer sockets than LISTEN_FDS passes.
+    #[cfg(feature = "systemd")]
+    ListenFdNamesMismatch {
+        /// The number of sockets in LISTEN_FDS.
+        fds: usize,
+        /// The names in LISTEN_FDNAMES.
+        names: Vec<String>,
+    },
+    /// The sockets in LISTEN_FDS were passed to another process (LISTEN_PID is not ours).
+    #[cfg(feature = "systemd")]
+    ListenPidMismatch {
+        /// The process the sockets were passed to.
+        listen_pid: u32,
+        /// This process.
+        pid: u32,
+    },
+    /// No socket passed by systemd has the name asked for.
+    #[cfg(feature = "systemd")]
+    UnknownListenFdName {
+        /// The name asked for.
+        name: String,
+        /// The names of the sockets passed.
+        names: Vec<String>,
+    },
+    /// There is no socket passed by systemd at the index asked for.
+    #[cfg(feature = "systemd")]
+    ListenFdIndexOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// How many sockets were passed.
+        len: usize,
+    },
+    /// The socket passed by systemd at this index was taken already.
+    #[cfg(feature = "systemd")]
+    ListenFdTaken {
+        /// Its index.
+        index: usize,
+        /// Its name.
+        name: String,
+    },
     /// The server was started outside a tokio runtime.
     NoRuntime,
     /// The server is closed, so it cannot listen again.
@@ -216,6 +273,59 @@ impl fmt::Display for Error {
             Error::ClosedDescriptor { fd } => write!(
                 f,
                 "descriptor {fd} is not open; check which descriptors the process inherited"
+            ),
+            #[cfg(feature = "systemd")]
+            Error::NoListenFds { missing } => write!(
+                f,
+                "no sockets were passed to this process ({missing} is not set); start it from a \
+                 systemd .socket unit or with systemd-socket-activate, or have it bind an address"
+            ),
+            #[cfg(feature = "systemd")]
+            Error::MalformedListenFds { variable, value, expected } => write!(
+                f,
+                "{variable}={value:?} is not {expected}; systemd sets it for the process it \
+                 starts, so whatever set it otherwise (a wrapper script?) must pass it on unchanged"
+            ),
+            #[cfg(feature = "systemd")]
+            Error::ListenFdNamesMismatch { fds, names } => write!(
+                f,
+                "LISTEN_FDNAMES names {} sockets ({}) but LISTEN_FDS passes {fds}; give each \
+                 socket one name (FileDescriptorName= in the .socket unit, or \
+                 systemd-socket-activate --fdname=a:b for two)",
+                names.len(),
+                names.join(":")
+            ),
+            #[cfg(feature = "systemd")]
+            Error::ListenPidMismatch { listen_pid, pid } => write!(
+                f,
+                "the sockets in LISTEN_FDS were passed to process {listen_pid}, not to this one \
+                 ({pid}); a program between systemd and the server must exec it rather than run \
+                 it as a child, and a server must not pass LISTEN_* on to its children"
+            ),
+            #[cfg(feature = "systemd")]
+            Error::UnknownListenFdName { name, names } => {
+                write!(f, "systemd passed no socket named {name:?}; ")?;
+                match names.as_slice() {
+                    [] => write!(f, "it passed no sockets at all"),
+                    _ => write!(
+                        f,
+                        "the names there are: {} (set by FileDescriptorName= in the .socket \
+                         unit, \"unknown\" without it)",
+                        names.join(", ")
+                    ),
+                }
+            }
+            #[cfg(feature = "systemd")]
+            Error::ListenFdIndexOutOfRange { index, len } => write!(
+                f,
+                "systemd passed {len} sockets, so there is none at index {index}; they are \
+                 numbered from 0 in the order of the .socket unit's Listen*= lines"
+            ),
+            #[cfg(feature = "systemd")]
+            Error::ListenFdTaken { index, name } => write!(
+                f,
+                "the socket systemd passed at index {index} (named {name:?}) was taken already; \
+                 each socket is taken once"
             ),
             Error::NoRuntime => write!(
                 f,

@@ -70,6 +70,7 @@ impl<F: Family> Server<F> {
     /// environment variable [`HANDOVER_ENV`] set on `successor` here.
     ///
     /// ```no_run
+    /// # #[allow(dead_code)]
     /// # async fn restart(server: tcp_serve::InetServer) -> Result<(), Box<dyn std::error::Error>> {
     /// let mut successor = tokio::process::Command::new(std::env::current_exe()?);
     /// successor.args(std::env::args_os().skip(1));

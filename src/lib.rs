@@ -96,8 +96,18 @@ mod switch;
 mod timer;
 
 pub mod handover;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 pub mod io;
 pub mod layer;
+#[cfg(feature = "proxy-protocol")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proxy-protocol")))]
+pub mod proxy;
+#[cfg(feature = "systemd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "systemd")))]
+pub mod systemd;
+pub mod timeout;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
@@ -106,16 +116,16 @@ pub use crate::acceptor::Acceptor;
 pub use crate::dispatch::Dispatch;
 pub use crate::error::{BoxError, Endpoint, Error, HandlerPanicked, ServerError};
 pub use crate::family::{Family, Inet, Unix};
-pub use crate::layer::graceful::ShutdownSignal;
+pub use crate::layer::graceful::{ShutdownSignal, UntilDrain};
 pub use crate::layer::OnHandlerError;
 pub use crate::listen::WhereToListen;
 pub use crate::listener::{Listener, ListeningSocket};
 pub use crate::serve::Serve;
 pub use crate::server::{
     CloseFinished, Drain, DrainOnSignals, HandlersFinished, InetServer, Metrics, PauseChanged,
-    Server, Stopped, UnixServer,
+    Server, Stopped, Terminated, UnixServer,
 };
-pub use crate::shutdown::{Drained, ExistingConnections};
+pub use crate::shutdown::{Drained, ExistingConnections, Readiness};
 pub use tower::{self, service_fn};
 
 /// What a handler is called with: the peer's address and the connection's stream.

@@ -17,6 +17,7 @@ use crate::layer::{Graceful, OnHandlerError};
 use crate::listen::WhereToListen;
 use crate::listener::{Listener, DEFAULT_BACKLOG};
 use crate::server::Server;
+use crate::shutdown::Readiness;
 
 /// Builds a server: where it listens, its limits and policies, and the layers around your
 /// service. [`serve`](Self::serve) binds the socket and starts accepting.
@@ -197,6 +198,12 @@ impl<F: Family, L> Serve<F, L> {
     /// The signal that [`Server::drain`] will raise, for your handlers to watch.
     pub fn shutdown_signal(&self) -> ShutdownSignal {
         self.settings.graceful.signal()
+    }
+
+    /// Whether the server wants new clients, for the service that answers a load
+    /// balancer's health check; see [`Readiness`].
+    pub fn readiness(&self) -> Readiness {
+        self.settings.graceful.readiness()
     }
 
     /// Binds the socket (unless it was given listening), starts accepting on the current

@@ -22,6 +22,7 @@ pub(crate) struct Switch {
 }
 
 impl Switch {
+    #[inline]
     pub(crate) fn level(&self) -> u8 {
         self.level.load(Ordering::SeqCst)
     }
@@ -56,14 +57,20 @@ impl Watch {
         Watch { switch, registered: None }
     }
 
+    #[inline]
     pub(crate) fn level(&self) -> u8 {
         self.switch.level()
     }
 
     /// Ready once the level is at least `at_least`; otherwise wakes `cx` when it rises.
+    #[inline]
     pub(crate) fn poll_level(&mut self, cx: &mut Context<'_>, at_least: u8) -> Poll<()> {
         if self.level() >= at_least {
             return Poll::Ready(());
+        }
+        if self.is_registered(cx.waker()) {
+            // A rise after the load above wakes the waker already registered.
+            return Poll::Pending;
         }
         self.register(cx.waker());
         // Checked again after registering: a `raise` in between either set the level before
@@ -76,20 +83,28 @@ impl Watch {
     }
 
     /// Registers `cx`'s waker to be woken by the switch, as `poll_level` does.
+    #[inline]
     pub(crate) fn register_waker(&mut self, cx: &mut Context<'_>) {
-        self.register(cx.waker());
+        if !self.is_registered(cx.waker()) {
+            self.register(cx.waker());
+        }
     }
 
     /// Resolves once the level is at least `at_least`.
-    #[cfg(test)]
     pub(crate) async fn reached(&mut self, at_least: u8) {
         std::future::poll_fn(|cx| self.poll_level(cx, at_least)).await
     }
 
+    /// Whether `waker` is the one registered: the usual case, the same task polling again.
+    #[inline]
+    fn is_registered(&self, waker: &Waker) -> bool {
+        self.registered.as_ref().is_some_and(|(_, registered)| registered.will_wake(waker))
+    }
+
+    /// Registers `waker`, in place of the one registered before if any; under the lock.
+    #[cold]
     fn register(&mut self, waker: &Waker) {
         match &mut self.registered {
-            // The usual case: the same task polls again.
-            Some((_, registered)) if registered.will_wake(waker) => {}
             Some((key, registered)) => {
                 self.switch.waiting.lock()[*key] = waker.clone();
                 *registered = waker.clone();

@@ -70,6 +70,46 @@ impl ServerArgs {
     }
 }
 
+/// Putting an example behind a load balancer that sends a PROXY protocol header
+/// (HAProxy's `send-proxy` or `send-proxy-v2`).
+#[derive(Debug, clap::Args)]
+pub struct ProxyArgs {
+    /// Read a PROXY protocol header (v1 or v2) from each trusted client, and serve it as
+    /// the client the header names; `optional` also serves clients that send none
+    #[arg(long, value_enum)]
+    pub proxy_protocol: Option<ProxyHeader>,
+    /// A source trusted to send the header (an address or CIDR; repeat for more)
+    /// [default: loopback and private networks]
+    #[arg(long, requires = "proxy_protocol")]
+    pub proxy_trusted: Vec<tcp_serve::proxy::Cidr>,
+}
+
+/// Whether a trusted client must send a PROXY header.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ProxyHeader {
+    /// Every trusted client must send one
+    Required,
+    /// A trusted client may send one
+    Optional,
+}
+
+impl ProxyArgs {
+    /// The PROXY layer the command line asks for, if any.
+    pub fn layer(&self) -> Option<tcp_serve::proxy::ProxyProtocolLayer> {
+        use tcp_serve::proxy::{Header, ProxyProtocolLayer};
+        let header = match self.proxy_protocol? {
+            ProxyHeader::Required => Header::Required,
+            ProxyHeader::Optional => Header::Optional,
+        };
+        let layer = ProxyProtocolLayer::new().header(header);
+        if self.proxy_trusted.is_empty() {
+            Some(layer)
+        } else {
+            Some(layer.trusted(self.proxy_trusted.iter().copied()))
+        }
+    }
+}
+
 /// Logs the library's events (a `connection{id, peer}` span per connection, closing and
 /// draining) to stderr, at the level `RUST_LOG` gives, INFO by default.
 pub fn log_to_stderr() {

@@ -23,6 +23,7 @@ use crate::layer::{
 use crate::listener::Listener;
 use crate::server::core::{Core, Limits, Parts};
 use crate::server::Server;
+use crate::shutdown::Readiness;
 
 /// How many connections the accept loop takes per wake-up before it yields, unless told
 /// otherwise. Async's default is 1, which costs a trip through the scheduler (and an
@@ -169,6 +170,11 @@ impl<F: Family> Acceptor<F> {
         self.graceful.signal()
     }
 
+    /// Whether the server wants new clients, for your health check; see [`Readiness`].
+    pub fn readiness(&self) -> Readiness {
+        self.graceful.readiness()
+    }
+
     /// Starts accepting on the current tokio runtime, calling `stack` with each connection,
     /// and returns the running server.
     ///
@@ -236,7 +242,7 @@ fn in_range(name: &'static str, value: usize, max: usize) -> Result<usize, Error
 /// Async's default: the larger of 10,000 and 90% of the process's open-file limit.
 pub(crate) fn default_max_connections() -> usize {
     let open_files = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    let ninety_percent =
-        open_files.map_or(usize::MAX, |n| usize::try_from(n / 10 * 9).unwrap_or(usize::MAX));
+    let ninety_percent = open_files
+        .map_or(usize::MAX, |n| usize::try_from(n.saturating_mul(9) / 10).unwrap_or(usize::MAX));
     ninety_percent.clamp(DEFAULT_MAX_CONNECTIONS_FLOOR, Semaphore::MAX_PERMITS)
 }

@@ -25,7 +25,7 @@ use crate::family::sys::Paused;
 use crate::family::Family;
 use crate::listener::Live;
 use crate::listener::DEFAULT_BACKLOG;
-use crate::server::core::{Core, Listening};
+use crate::server::core::{Core, Listening, CLOSED};
 use crate::shutdown::ExistingConnections;
 use crate::switch::Watch;
 
@@ -91,8 +91,9 @@ where
 
     async fn run(mut self) {
         let core = Arc::clone(&self.core);
-        // Polled on every turn, so a cheap watch rather than a cancellation future.
+        // Polled on every turn, so cheap watches rather than cancellation futures.
         let mut events = core.closed_watch();
+        let mut closed = core.closed_watch();
         while !core.is_closed() {
             if core.retire_wanted() {
                 // The socket is another process's now: accept no more, and wait for the close.
@@ -133,13 +134,16 @@ where
                     self.backoff.reset();
                     // Readiness seen before a wait may be stale (a load shedder that saw the
                     // limit full before the wait would refuse a connection the limit now
-                    // has room for): ask again. A permit taken before the wait is kept.
+                    // has room for): ask again. A permit taken before the wait is kept. The
+                    // connection is in hand: only a close may drop it now, not a wish to
+                    // pause or to hand the socket over.
                     if waited {
                         let ready = self.service.ready();
-                        let Some(ready) = interruptible(&core, &mut events, ready).await else {
-                            continue;
+                        let ready = tokio::select! {
+                            biased;
+                            () = closed.reached(CLOSED) => break,
+                            ready = ready => ready.map(drop),
                         };
-                        let ready = ready.map(drop);
                         if !self.stays_ready(ready) {
                             break;
                         }
@@ -236,24 +240,30 @@ where
     fn dispatch(&mut self, (stream, peer): (F::Stream, F::Addr)) -> bool {
         let (service, gate) = (&mut self.service, &self.gate);
         let called = self.core.dispatch(|id| {
-            // Checked first: even a disabled span costs something per connection.
-            let span = if tracing::enabled!(tracing::Level::INFO) {
+            // Checked first: even a disabled span costs something per connection, and so
+            // does every poll of a future instrumented with one.
+            let span = tracing::enabled!(tracing::Level::INFO).then(|| {
                 // `client` is for a layer that learns who the client really is (a PROXY
                 // header names it) to record.
                 tracing::info_span!("connection", id, peer = ?peer, client = tracing::field::Empty)
-            } else {
-                tracing::Span::none()
-            };
-            let future = span.in_scope(|| {
+            });
+            let call = || {
                 tracing::debug!("accepted");
                 let _current = dispatch::enter(gate);
                 service.call((peer.clone(), stream))
-            });
+            };
+            let future = match &span {
+                Some(span) => span.in_scope(call),
+                None => call(),
+            };
             (future, span)
         });
         let Some((future, span)) = called else { return false };
         let connection = Connection { future, core: Arc::clone(&self.core), peer: Some(peer) };
-        tokio::spawn(connection.instrument(span));
+        match span {
+            Some(span) => drop(tokio::spawn(connection.instrument(span))),
+            None => drop(tokio::spawn(connection)),
+        }
         true
     }
 

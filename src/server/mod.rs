@@ -10,14 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::core::{Core, Listening};
-pub use self::wait::{
-    CloseFinished, Drain, DrainOnSignals, HandlersFinished, PauseChanged, Stopped,
-};
+pub use self::signals::DrainOnSignals;
+pub use self::wait::{CloseFinished, Drain, HandlersFinished, PauseChanged, Stopped, Terminated};
 use crate::error::{Endpoint, Error, ServerError};
 use crate::family::Family;
 use crate::layer::graceful::ShutdownSignal;
 use crate::listener::ListeningSocket;
-use crate::shutdown::{Drained, ExistingConnections};
+use crate::shutdown::{Drained, ExistingConnections, Readiness};
 
 /// A running server: a cheap, cloneable handle, as Async's `Tcp.Server.t`.
 ///
@@ -266,6 +265,20 @@ impl<F: Family> Server<F> {
             // The task ends only by finishing, unless the runtime is shutting down.
             drain.await.unwrap_or(Drained::Forced { connections: server.num_connections() })
         })
+    }
+
+    /// Whether the server wants new clients: what its health check should report.
+    pub fn readiness(&self) -> Readiness {
+        self.core.graceful().readiness()
+    }
+
+    /// Says whether the server wants new clients, for the health check to report: turn it
+    /// off a few health-check intervals before draining, so that a load balancer stops
+    /// sending clients before the server stops accepting them
+    /// ([`DrainOnSignals::not_ready_for`] does this on a termination signal). The server
+    /// serves on either way.
+    pub fn set_ready(&self, ready: bool) {
+        self.core.graceful().readiness().set(ready);
     }
 
     /// The signal handlers watch for a drain.

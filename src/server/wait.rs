@@ -65,8 +65,9 @@ wait_future! {
 
 wait_future! {
     /// Resolves when a server told to drain on signals has drained, saying how, or with the
-    /// error that stopped it; see [`Server::drain_on_signals`](super::Server::drain_on_signals).
-    DrainOnSignals<A>, Result<Drained, ServerError<A>>
+    /// error that stopped it: what awaiting a
+    /// [`DrainOnSignals`](super::DrainOnSignals) gives.
+    Terminated<A>, Result<Drained, ServerError<A>>
 }
 
 wait_future! {

@@ -18,7 +18,7 @@ pub use self::future::ResponseFuture;
 pub use self::handle::Graceful;
 pub use self::layer::GracefulLayer;
 pub use self::service::GracefulService;
-pub use self::signal::{Requested, ShutdownSignal};
+pub use self::signal::{Requested, ShutdownSignal, UntilDrain};
 
 #[cfg(test)]
 mod tests;
