@@ -20,6 +20,7 @@ mod introspection;
 mod kv_example;
 mod limits;
 mod listen;
+mod listeners;
 mod metrics;
 mod middleware_example;
 mod pause;
