@@ -418,6 +418,32 @@ impl<A: fmt::Debug> std::error::Error for ServerError<A> {
     }
 }
 
+/// A connection's error as an error policy raises it, with the peer it reported: the
+/// acceptor stops the server with both.
+#[derive(Debug)]
+pub(crate) struct Raised<A> {
+    pub(crate) peer: A,
+    pub(crate) source: BoxError,
+}
+
+impl<A: fmt::Debug + Send + Sync + 'static> Raised<A> {
+    pub(crate) fn boxed(peer: A, source: BoxError) -> BoxError {
+        Box::new(Raised { peer, source })
+    }
+}
+
+impl<A> fmt::Display for Raised<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.source.fmt(f)
+    }
+}
+
+impl<A: fmt::Debug> std::error::Error for Raised<A> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.source()
+    }
+}
+
 /// The error a handler's panic is turned into, so that it goes through the error policy
 /// like any other handler error.
 #[derive(Clone, Debug)]

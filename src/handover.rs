@@ -212,8 +212,11 @@ fn rendezvous_name() -> String {
 }
 
 /// The listening socket handed over by the process this one replaces, if this process was
-/// started by [`Server::hand_over`]; `None` otherwise. Clears [`HANDOVER_ENV`], so a
-/// process this one starts does not try to take the socket again.
+/// started by [`Server::hand_over`]; `None` otherwise.
+///
+/// [`HANDOVER_ENV`] stays set (changing the environment while the runtime's threads run is
+/// unsound): the one-time socket it names is gone once the hand-over is over, and
+/// [`Server::hand_over`] sets it afresh on the process it starts.
 ///
 /// Serve the listener with [`Serve::from_listener`](crate::Serve::from_listener), then call
 /// [`Confirm::accepting`]: the old process stops accepting only then.
@@ -223,7 +226,6 @@ fn rendezvous_name() -> String {
 /// The old process could not be reached, sent no socket, or one of another family.
 pub async fn receive<F: Family>() -> Result<Option<(Listener<F>, Confirm)>, Error> {
     let Some(name) = std::env::var_os(HANDOVER_ENV) else { return Ok(None) };
-    std::env::remove_var(HANDOVER_ENV);
     let name = name.to_string_lossy().into_owned();
     let abstract_name = name.strip_prefix('@').unwrap_or(&name);
     let addr = StdUnixAddr::from_abstract_name(abstract_name.as_bytes())

@@ -50,7 +50,8 @@
 //! | `listening_on`, `listening_on_address`, `listening_socket` | [`Server`]'s methods of those names |
 //! | `num_connections`, `set_drop_incoming_connections`, `invariant`, `sexp_of_t` | [`Server`]'s methods of those names, and `Debug` |
 //! | `create` with `buffer_age_limit` (a reader and writer for the handler) | [`io::BufferingLayer`] |
-//! | `Where_to_listen` with an existing socket | [`Serve::from_listener`]`(`[`Listener`]`)` |
+//! | `?socket` already listening (systemd's, a predecessor's) | [`Serve::from_listener`]`(`[`Listener`]`)` |
+//! | the "more principled" pause hoped for under `set_drop_incoming_connections` | [`Server::pause`], [`Server::resume`] |
 //!
 //! # Your own stack
 //!
@@ -60,9 +61,21 @@
 //! `tower::load_shed` or anything else between them) and gives back the same [`Server`].
 //!
 //! Beyond Async: [`Server::drain`] (stop accepting, tell handlers through a
-//! [`ShutdownSignal`], wait up to a deadline, close the rest), accept errors such as
-//! `EMFILE` that pause and recover instead of stopping the server, and a panic in the
-//! accept loop that stops the server cleanly instead of leaving it half alive.
+//! [`ShutdownSignal`], wait up to a deadline, close the rest) and
+//! [`Server::drain_on_signals`] (the same on SIGTERM, a health check failed first if asked);
+//! accept errors such as `EMFILE` that pause and recover instead of stopping the server; a
+//! panic in the accept loop that stops the server cleanly instead of leaving it half alive;
+//! [`Server::hand_over`] to restart with no refused connection.
+//!
+//! # Optional layers and integrations
+//!
+//! | feature | what |
+//! |---|---|
+//! | (none) | [`io`] (buffered and framed connections, buffer age limit), [`timeout`] (idle, first byte, read, minimum rate, lifetime), [`handover`] |
+//! | `tls` | [`tls::TlsLayer`]: TLS with tokio-rustls |
+//! | `proxy-protocol` | [`proxy::ProxyProtocolLayer`]: the client's address from a load balancer's PROXY header |
+//! | `http`, `axum` | [`http::Http`]: any tower HTTP service (an axum `Router`) served on each connection |
+//! | `systemd` | [`systemd::ListenFds`]: socket activation; `sd_notify` |
 //!
 //! # Platforms and runtimes
 //!

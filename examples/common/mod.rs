@@ -79,7 +79,7 @@ pub struct ProxyArgs {
     #[arg(long, value_enum)]
     pub proxy_protocol: Option<ProxyHeader>,
     /// A source trusted to send the header (an address or CIDR; repeat for more)
-    /// [default: loopback and private networks]
+    /// [default: loopback]
     #[arg(long, requires = "proxy_protocol")]
     pub proxy_trusted: Vec<tcp_serve::proxy::Cidr>,
 }

@@ -3,6 +3,7 @@
 
 mod errors;
 mod run;
+mod task;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

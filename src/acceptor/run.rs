@@ -8,25 +8,21 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use pin_project::pin_project;
 use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
 use super::errors::{classify, AcceptError, Backoff};
-use crate::dispatch::{self, Gate};
-use crate::error::{panic_message, BoxError, ServerError};
+use super::task::{Connection, Guarded};
+use crate::error::{BoxError, ServerError};
 use crate::family::sys::Paused;
 use crate::family::Family;
 use crate::listener::Live;
 use crate::listener::DEFAULT_BACKLOG;
-use crate::server::core::{Core, Listening, CLOSED};
-use crate::shutdown::ExistingConnections;
+use crate::server::core::{Core, Followed, Listening, Wish, CLOSED};
 use crate::switch::Watch;
 
 /// How often "at max_connections" is logged while the server stays at its limit.
@@ -38,11 +34,13 @@ pub(super) struct AcceptLoop<F: Family, S> {
     // loop ends (or when the last view of it is dropped after that).
     listener: Arc<Live<F>>,
     service: S,
-    // The core again, as the gate that layers calling their service later go through.
-    gate: Arc<dyn Gate>,
     nodelay: bool,
     // What resuming needs, while the listener is paused.
     paused: Option<Paused>,
+    // Whether the socket was handed over: then the loop accepts no more.
+    retired: bool,
+    // The number of the last wish followed.
+    followed: u64,
     backoff: Backoff,
     limit_logged_at: Option<Instant>,
 }
@@ -70,14 +68,14 @@ where
         service: S,
         nodelay: bool,
     ) -> Self {
-        let gate: Arc<dyn Gate> = core.clone();
         AcceptLoop {
             core,
             listener,
             service,
-            gate,
             nodelay,
             paused: None,
+            retired: false,
+            followed: 0,
             backoff: Backoff::default(),
             limit_logged_at: None,
         }
@@ -86,7 +84,7 @@ where
     /// Runs the loop as a task that stops the server if the loop panics.
     pub(super) fn spawn(self) {
         let core = Arc::clone(&self.core);
-        tokio::spawn(Guarded { run: Some(Box::pin(self.run())), core });
+        tokio::spawn(Guarded::new(self.run(), core));
     }
 
     async fn run(mut self) {
@@ -95,26 +93,28 @@ where
         let mut events = core.closed_watch();
         let mut closed = core.closed_watch();
         while !core.is_closed() {
-            if core.retire_wanted() {
-                // The socket is another process's now: accept no more, and wait for the close.
-                core.set_listening(Listening::Retired);
-                while !core.is_closed() {
-                    poll_fn(|cx| core.poll_event(&mut events, cx, false)).await;
-                }
-                break;
-            }
-            if core.pause_wanted() != self.paused.is_some() {
-                self.follow_pause_wish();
+            if core.event(self.followed).is_some() {
+                self.follow_wish();
                 continue;
             }
-            if self.paused.is_some() {
+            match self.listening() {
+                Listening::Yes => {}
                 // Not listening: nothing to accept until the server closes or resumes.
-                poll_fn(|cx| core.poll_event(&mut events, cx, true)).await;
-                continue;
+                Listening::Paused => {
+                    poll_fn(|cx| core.poll_event(&mut events, cx, self.followed)).await;
+                    continue;
+                }
+                // The socket is another process's now: accept no more; wait for the close.
+                Listening::Retired => {
+                    closed.reached(CLOSED).await;
+                    break;
+                }
             }
             self.note_limit();
             let ready = self.service.ready();
-            let Some(ready) = interruptible(&core, &mut events, ready).await else { continue };
+            let Some(ready) = interruptible(&core, &mut events, self.followed, ready).await else {
+                continue;
+            };
             let ready = ready.map(drop);
             if !self.stays_ready(ready) {
                 break;
@@ -126,7 +126,8 @@ where
                 waited |= polled.is_pending();
                 polled
             });
-            let Some(accepted) = interruptible(&core, &mut events, accepting).await else {
+            let Some(accepted) = interruptible(&core, &mut events, self.followed, accepting).await
+            else {
                 continue;
             };
             match accepted {
@@ -154,7 +155,13 @@ where
                 }
                 Err(error) => {
                     if let Some(pause) = self.accept_failed(error) {
-                        interruptible(&core, &mut events, crate::timer::sleep(pause)).await;
+                        interruptible(
+                            &core,
+                            &mut events,
+                            self.followed,
+                            crate::timer::sleep(pause),
+                        )
+                        .await;
                     }
                     continue;
                 }
@@ -176,24 +183,38 @@ where
         false
     }
 
-    /// Stops or starts listening, as the server's owner now wants, and says how it went.
-    fn follow_pause_wish(&mut self) {
+    /// Whether the loop listens, as it has left the socket.
+    fn listening(&self) -> Listening {
+        match (self.retired, &self.paused) {
+            (true, _) => Listening::Retired,
+            (false, Some(_)) => Listening::Paused,
+            (false, None) => Listening::Yes,
+        }
+    }
+
+    /// Follows the latest wish of the server's owner, and says how it went.
+    fn follow_wish(&mut self) {
+        let (seq, wish) = self.core.wish();
         let place = self.core.place();
         let endpoint = &place.endpoint;
-        match self.paused.take() {
-            None => match F::pause(self.listener.io(), place) {
+        let error = match (wish, self.paused.take()) {
+            (Wish::Retire, paused) => {
+                self.paused = paused;
+                self.retired = true;
+                None
+            }
+            (Wish::Pause, None) => match F::pause(self.listener.io(), place) {
                 Ok(paused) => {
                     tracing::info!(%endpoint, "paused: not listening");
                     self.paused = Some(paused);
-                    self.core.set_listening(Listening::Paused);
+                    None
                 }
                 Err(error) => {
                     tracing::warn!(%endpoint, %error, "could not pause; still listening");
-                    let error = Arc::new(error);
-                    self.core.set_listening(Listening::Failed { paused: false, error });
+                    Some(error)
                 }
             },
-            Some(paused) => {
+            (Wish::Listen, Some(paused)) => {
                 let backlog = self.core.limits().backlog.unwrap_or(DEFAULT_BACKLOG);
                 let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
                 match F::resume(self.listener.io(), place, backlog, &paused) {
@@ -202,17 +223,24 @@ where
                         self.core.set_listener(&listener);
                         self.listener = listener;
                         tracing::info!(%endpoint, "listening again");
-                        self.core.set_listening(Listening::Yes);
+                        None
                     }
                     Err(error) => {
                         tracing::warn!(%endpoint, %error, "could not listen again; still paused");
                         self.paused = Some(paused);
-                        let error = Arc::new(error);
-                        self.core.set_listening(Listening::Failed { paused: true, error });
+                        Some(error)
                     }
                 }
             }
-        }
+            // Already as wished.
+            (Wish::Pause, paused @ Some(_)) | (Wish::Listen, paused @ None) => {
+                self.paused = paused;
+                None
+            }
+        };
+        self.followed = seq;
+        let listening = self.listening();
+        self.core.followed(Followed { seq, listening, error: error.map(Arc::new) });
     }
 
     /// Takes up to `max_accepts_per_batch - 1` more connections without waiting.
@@ -238,7 +266,7 @@ where
     /// peer, unless the server has closed since the accept; then the connection is dropped
     /// and `false` returned.
     fn dispatch(&mut self, (stream, peer): (F::Stream, F::Addr)) -> bool {
-        let (service, gate) = (&mut self.service, &self.gate);
+        let service = &mut self.service;
         let called = self.core.dispatch(|id| {
             // Checked first: even a disabled span costs something per connection, and so
             // does every poll of a future instrumented with one.
@@ -249,7 +277,6 @@ where
             });
             let call = || {
                 tracing::debug!("accepted");
-                let _current = dispatch::enter(gate);
                 service.call((peer.clone(), stream))
             };
             let future = match &span {
@@ -259,7 +286,7 @@ where
             (future, span)
         });
         let Some((future, span)) = called else { return false };
-        let connection = Connection { future, core: Arc::clone(&self.core), peer: Some(peer) };
+        let connection = Connection::new(future, Arc::clone(&self.core), peer);
         match span {
             Some(span) => drop(tokio::spawn(connection.instrument(span))),
             None => drop(tokio::spawn(connection)),
@@ -304,83 +331,12 @@ where
 async fn interruptible<F: Family, T>(
     core: &Core<F>,
     events: &mut Watch,
+    followed: u64,
     future: impl Future<Output = T>,
 ) -> Option<T> {
-    let paused = false;
     tokio::select! {
         biased;
-        _ = poll_fn(|cx| core.poll_event(events, cx, paused)) => None,
+        _ = poll_fn(|cx| core.poll_event(events, cx, followed)) => None,
         value = future => Some(value),
-    }
-}
-
-/// One connection's task: the stack's future, whose error stops the server (the error
-/// policy raised it, or the stack has no error policy).
-#[pin_project]
-struct Connection<Fut, F: Family> {
-    #[pin]
-    future: Fut,
-    core: Arc<Core<F>>,
-    peer: Option<F::Addr>,
-}
-
-impl<Fut, E, F> Future for Connection<Fut, F>
-where
-    Fut: Future<Output = Result<(), E>>,
-    E: Into<BoxError>,
-    F: Family,
-{
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        if let Err(error) = std::task::ready!(this.future.poll(cx)) {
-            let error: BoxError = error.into();
-            tracing::error!(%error, "a connection raised its error; stopping the server");
-            let peer = this.peer.take().expect("a connection ends once");
-            this.core.stop(ServerError::Handler { peer, source: Arc::from(error) });
-        }
-        Poll::Ready(())
-    }
-}
-
-/// The accept loop's task: a panic in it stops the server as a raised error does, instead
-/// of leaving the listener open with nobody accepting.
-struct Guarded<F: Family> {
-    // `None` once the loop has ended; dropping it closes the listener.
-    run: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
-    core: Arc<Core<F>>,
-}
-
-impl<F: Family> Future for Guarded<F> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(run) = self.run.as_mut() else { return Poll::Ready(()) };
-        let polled = panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx)));
-        let panicked = match polled {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(())) => None,
-            Err(payload) => Some(panic_message(&*payload)),
-        };
-        if let Some(message) = panicked {
-            tracing::error!(panic = %message, "the accept loop panicked; stopping the server");
-            // Recorded before the listener closes, so whoever awaits the server sees it.
-            self.core.stop(ServerError::AcceptorPanicked { message });
-        }
-        // Dropping the loop drops its listener: unless a view of it is still alive, the
-        // listening socket is closed here.
-        self.run = None;
-        tracing::info!(endpoint = %self.core.place().endpoint, "stopped accepting");
-        Poll::Ready(())
-    }
-}
-
-impl<F: Family> Drop for Guarded<F> {
-    fn drop(&mut self) {
-        // Dropped unfinished only when the runtime shuts down: nobody accepts any more.
-        if self.run.is_some() {
-            self.core.close(ExistingConnections::Keep);
-        }
     }
 }

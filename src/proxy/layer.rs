@@ -52,8 +52,8 @@ impl Config {
 }
 
 impl ProxyProtocolLayer {
-    /// A layer requiring a header ([`Header::Required`]) from peers on loopback or a
-    /// private network ([`DEFAULT_TRUSTED`]) within 5 seconds; other peers are refused.
+    /// A layer requiring a header ([`Header::Required`]) from peers on loopback
+    /// ([`DEFAULT_TRUSTED`]) within 5 seconds; other peers are refused.
     pub fn new() -> Self {
         ProxyProtocolLayer {
             config: Arc::new(Config {

@@ -20,8 +20,8 @@
 //! | trusted, v2 LOCAL or v1 `UNKNOWN` (health checks) | served as itself | served as itself |
 //! | not trusted | closed, nothing read | served as itself, nothing read |
 //!
-//! Trusted peers are those in [`ProxyProtocolLayer::trusted`]: by default loopback and
-//! the private networks ([`DEFAULT_TRUSTED`]). A bad header (garbage, a malformed or
+//! Trusted peers are those in [`ProxyProtocolLayer::trusted`]: by default loopback only
+//! ([`DEFAULT_TRUSTED`]); name your balancers (or [`PRIVATE_NETWORKS`]) there. A bad header (garbage, a malformed or
 //! truncated one, one over 16 KiB, one from a peer not trusted, one still incomplete at
 //! the deadline) closes the connection: it is logged at DEBUG and counted in
 //! [`Metrics::rejected`](crate::Metrics::rejected), never a handler error, so never a
@@ -76,7 +76,7 @@ pub use self::header::{ProxyInfo, Version};
 pub use self::layer::{Header, ProxyProtocolLayer};
 pub use self::service::ProxyProtocol;
 pub use self::stream::ProxiedStream;
-pub use self::trust::{Cidr, PeerAddr, DEFAULT_TRUSTED};
+pub use self::trust::{Cidr, PeerAddr, DEFAULT_TRUSTED, PRIVATE_NETWORKS};
 /// The PROXY header decoder, for the TLV types [`ProxyInfo`] hands out.
 pub use proxy_header;
 

@@ -343,18 +343,21 @@ fn cidrs_parse_contain_and_refuse_nonsense() {
         assert!(!error.to_string().is_empty());
     }
     let default = ProxyProtocolLayer::new();
-    for (ip, trusted) in [
-        ("127.0.0.1", true),
-        ("10.1.1.1", true),
-        ("172.31.0.1", true),
-        ("172.32.0.1", false),
-        ("192.168.1.1", true),
-        ("::1", true),
-        ("fd12::1", true),
-        ("8.8.8.8", false),
-        ("2001:db8::1", false),
+    let private = ProxyProtocolLayer::new().trusted(PRIVATE_NETWORKS.iter().copied());
+    for (ip, by_default, on_private_networks) in [
+        ("127.0.0.1", true, false),
+        ("10.1.1.1", false, true),
+        ("172.31.0.1", false, true),
+        ("172.32.0.1", false, false),
+        ("192.168.1.1", false, true),
+        ("::1", true, false),
+        ("fd12::1", false, true),
+        ("8.8.8.8", false, false),
+        ("2001:db8::1", false, false),
     ] {
-        assert_eq!(default.config.trusts(Some(ip.parse().unwrap())), trusted, "{ip}");
+        let ip = Some(ip.parse().unwrap());
+        assert_eq!(default.config.trusts(ip), by_default, "{ip:?}");
+        assert_eq!(private.config.trusts(ip), on_private_networks, "{ip:?}");
     }
 }
 

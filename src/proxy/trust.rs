@@ -28,16 +28,22 @@ pub struct Cidr {
     prefix: u8,
 }
 
-/// The peers trusted unless told otherwise: loopback and the private ranges (RFC 1918's
-/// IPv4 ranges and RFC 4193's IPv6 unique local addresses), where load balancers in front
-/// of a server usually are. A peer from anywhere else cannot make the server believe a
-/// client address of its choosing.
-pub const DEFAULT_TRUSTED: &[Cidr] = &[
-    Cidr::v4(127, 0, 0, 0, 8),
+/// The peers trusted unless told otherwise: loopback only (`127.0.0.0/8`, `::1`), a
+/// balancer on the same host. Name your balancers with
+/// [`ProxyProtocolLayer::trusted`](super::ProxyProtocolLayer::trusted): trusting a whole
+/// private network would let any host in it make the server believe a client address of its
+/// choosing.
+pub const DEFAULT_TRUSTED: &[Cidr] =
+    &[Cidr::v4(127, 0, 0, 0, 8), Cidr { network: IpAddr::V6(Ipv6Addr::LOCALHOST), prefix: 128 }];
+
+/// The private networks (RFC 1918's IPv4 ranges and RFC 4193's IPv6 unique local
+/// addresses), where load balancers usually are; for
+/// [`ProxyProtocolLayer::trusted`](super::ProxyProtocolLayer::trusted) when every host on
+/// them is trusted.
+pub const PRIVATE_NETWORKS: &[Cidr] = &[
     Cidr::v4(10, 0, 0, 0, 8),
     Cidr::v4(172, 16, 0, 0, 12),
     Cidr::v4(192, 168, 0, 0, 16),
-    Cidr { network: IpAddr::V6(Ipv6Addr::LOCALHOST), prefix: 128 },
     Cidr { network: IpAddr::V6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0)), prefix: 7 },
 ];
 

@@ -9,11 +9,12 @@
 //! - the listener, owned by the accept loop alone; the core keeps a weak reference for
 //!   views of it, and learns it has closed through `listener_closed`.
 //!
-//! Pausing is the listener's state, so the accept loop does it: the handle says what it
-//! wants (`pause_wanted`) and wakes the loop through the closed switch; the loop stops or
-//! starts listening and says what it did (`listening`).
+//! Pausing is the listener's state, so the accept loop does it: the handle numbers what it
+//! wants (`wish`: listen, pause, or stop accepting for good after a hand-over) and wakes the
+//! loop through the closed switch; the loop does it and says which wish it has followed and
+//! how (`followed`), so each caller waits for its own.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
@@ -37,22 +38,34 @@ pub(crate) const CLOSED: u8 = 1;
 /// What the accept loop has to react to.
 pub(crate) enum Event {
     Closed,
-    /// A wish to pause, resume or retire.
+    /// A new wish to follow.
     Wish,
 }
 
-/// Whether the server listens, as the accept loop last left it.
-#[derive(Clone, Debug)]
+/// What the server's owner wants of the listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wish {
+    Listen,
+    Pause,
+    /// Stop accepting for good, without touching the socket: another process accepts on it.
+    Retire,
+}
+
+/// Whether the accept loop listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Listening {
     Yes,
     Paused,
-    /// No longer accepting: the socket was handed over.
     Retired,
-    /// A pause or resume failed; `paused` is where it stays.
-    Failed {
-        paused: bool,
-        error: Arc<std::io::Error>,
-    },
+}
+
+/// What the accept loop did about the wish numbered `seq` (and every one before it).
+#[derive(Clone, Debug)]
+pub(crate) struct Followed {
+    pub(crate) seq: u64,
+    pub(crate) listening: Listening,
+    // Why the wish could not be followed, if it could not.
+    pub(crate) error: Option<Arc<std::io::Error>>,
 }
 
 /// The limits a server runs with, all at least 1.
@@ -75,10 +88,10 @@ pub(crate) struct Core<F: Family> {
     listener_closed: CancellationToken,
     // The listener the accept loop owns now (it changes when a pause ends).
     listener: Mutex<Weak<Live<F>>>,
-    pause_wanted: AtomicBool,
-    // Set once the socket is handed over: the loop stops accepting, leaving it be.
-    retire_wanted: AtomicBool,
-    listening: watch::Sender<Listening>,
+    // The latest wish and its number; the number alone, for the loop's check on every turn.
+    wish: Mutex<(u64, Wish)>,
+    wish_seq: AtomicU64,
+    followed: watch::Sender<Followed>,
     place: Place<F>,
     graceful: Graceful,
     drop_incoming: DropIncomingSwitch,
@@ -112,9 +125,13 @@ impl<F: Family> Core<F> {
             stopped_by: Mutex::new(None),
             listener_closed,
             listener: Mutex::new(Arc::downgrade(listener)),
-            pause_wanted: AtomicBool::new(false),
-            retire_wanted: AtomicBool::new(false),
-            listening: watch::Sender::new(Listening::Yes),
+            wish: Mutex::new((0, Wish::Listen)),
+            wish_seq: AtomicU64::new(0),
+            followed: watch::Sender::new(Followed {
+                seq: 0,
+                listening: Listening::Yes,
+                error: None,
+            }),
             place,
             graceful,
             drop_incoming,
@@ -191,66 +208,64 @@ impl<F: Family> Core<F> {
         *self.listener.lock() = Arc::downgrade(listener);
     }
 
-    /// Asks the accept loop to stop (`true`) or start (`false`) listening, and returns a
-    /// receiver of what it does.
-    pub(crate) fn want_paused(&self, paused: bool) -> watch::Receiver<Listening> {
-        let listening = self.listening.subscribe();
-        self.pause_wanted.store(paused, Ordering::SeqCst);
+    /// Asks the accept loop to follow `wish`; returns its number and a receiver of what the
+    /// loop does. Once the socket is handed over (`Retire`), no other wish is taken.
+    pub(crate) fn want(&self, wish: Wish) -> (u64, watch::Receiver<Followed>) {
+        let followed = self.followed.subscribe();
+        let seq = {
+            let mut latest = self.wish.lock();
+            if latest.1 != Wish::Retire {
+                *latest = (latest.0 + 1, wish);
+                self.wish_seq.store(latest.0, Ordering::SeqCst);
+            }
+            latest.0
+        };
         self.closed.wake();
-        listening
+        (seq, followed)
     }
 
-    /// Asks the accept loop to stop accepting for good, without touching the socket (another
-    /// process accepts on it now), and returns a receiver of what it does. Unlike a close,
-    /// this leaves no connection taken from the shared backlog and then dropped.
-    pub(crate) fn want_retired(&self) -> watch::Receiver<Listening> {
-        let listening = self.listening.subscribe();
-        self.retire_wanted.store(true, Ordering::SeqCst);
-        self.closed.wake();
-        listening
+    /// The latest wish and its number.
+    pub(crate) fn wish(&self) -> (u64, Wish) {
+        *self.wish.lock()
     }
 
-    pub(crate) fn retire_wanted(&self) -> bool {
-        self.retire_wanted.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn pause_wanted(&self) -> bool {
-        self.pause_wanted.load(Ordering::SeqCst)
-    }
-
-    /// The accept loop says what it did: a failed pause or resume also drops the wish.
-    pub(crate) fn set_listening(&self, listening: Listening) {
-        if let Listening::Failed { paused, .. } = &listening {
-            self.pause_wanted.store(*paused, Ordering::SeqCst);
-        }
-        self.listening.send_replace(listening);
+    /// The accept loop says what it did about the wish numbered `followed.seq`.
+    pub(crate) fn followed(&self, followed: Followed) {
+        self.followed.send_replace(followed);
     }
 
     pub(crate) fn listening(&self) -> Listening {
-        self.listening.borrow().clone()
+        self.followed.borrow().listening
     }
 
-    /// What the accept loop must do next: stop because the server closed, or follow a new
-    /// wish about pausing; otherwise wakes `cx` when either comes.
+    /// What the accept loop must do next, if anything: stop because the server closed, or
+    /// follow a wish newer than the one numbered `followed`.
+    pub(crate) fn event(&self, followed: u64) -> Option<Event> {
+        if self.is_closed() {
+            Some(Event::Closed)
+        } else if self.wish_seq.load(Ordering::SeqCst) != followed {
+            Some(Event::Wish)
+        } else {
+            None
+        }
+    }
+
+    /// [`event`](Self::event), or wakes `cx` when there is one.
     pub(crate) fn poll_event(
         &self,
         watch: &mut Watch,
         cx: &mut Context<'_>,
-        paused: bool,
+        followed: u64,
     ) -> Poll<Event> {
-        for registered in [false, true] {
-            if self.is_closed() {
-                return Poll::Ready(Event::Closed);
-            }
-            if self.pause_wanted() != paused || self.retire_wanted() {
-                return Poll::Ready(Event::Wish);
-            }
-            if !registered {
-                // Checked again after registering: a change in between woke this waker.
-                watch.register_waker(cx);
-            }
+        if let Some(event) = self.event(followed) {
+            return Poll::Ready(event);
         }
-        Poll::Pending
+        watch.register_waker(cx);
+        // Checked again after registering: a change in between woke this waker.
+        match self.event(followed) {
+            Some(event) => Poll::Ready(event),
+            None => Poll::Pending,
+        }
     }
 
     pub(crate) fn place(&self) -> &Place<F> {

@@ -9,7 +9,7 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::core::{Core, Listening};
+use self::core::{Core, Followed, Listening, Wish};
 pub use self::signals::DrainOnSignals;
 pub use self::wait::{CloseFinished, Drain, HandlersFinished, PauseChanged, Stopped, Terminated};
 use crate::error::{Endpoint, Error, ServerError};
@@ -21,9 +21,9 @@ use crate::shutdown::{Drained, ExistingConnections, Readiness};
 /// A running server: a cheap, cloneable handle, as Async's `Tcp.Server.t`.
 ///
 /// Dropping every handle does not stop the server; [`close`](Self::close) does. Awaiting a
-/// handle waits until the server stops accepting, and yields the error if it stopped itself
-/// (a handler's failure under [`OnHandlerError::Raise`](crate::OnHandlerError::Raise), or a
-/// panic in the accept loop).
+/// handle waits until the server has stopped accepting and closed its listening socket, and
+/// yields the error if it stopped itself (a handler's failure under
+/// [`OnHandlerError::Raise`](crate::OnHandlerError::Raise), or a panic in the accept loop).
 pub struct Server<F: Family> {
     core: Arc<Core<F>>,
 }
@@ -118,7 +118,7 @@ impl<F: Family> Server<F> {
     /// The pause is made by the accept loop, at once; the returned future says when it is
     /// done. Pausing a paused server does nothing.
     pub fn pause(&self) -> PauseChanged {
-        self.want_paused(true)
+        self.want(Wish::Pause)
     }
 
     /// Listens again on the same port or path after [`pause`](Self::pause), with no moment
@@ -132,39 +132,47 @@ impl<F: Family> Server<F> {
     /// Through the future: the socket could not listen again (it stays paused), or the
     /// server is closed.
     pub fn resume(&self) -> PauseChanged {
-        self.want_paused(false)
+        self.want(Wish::Listen)
     }
 
     /// Whether the server is paused (not listening).
     pub fn is_paused(&self) -> bool {
-        matches!(self.core.listening(), Listening::Paused | Listening::Failed { paused: true, .. })
+        self.core.listening() == Listening::Paused
     }
 
-    fn want_paused(&self, paused: bool) -> PauseChanged {
-        let mut listening = self.core.want_paused(paused);
+    /// Asks the accept loop for `wish`, and waits until it has followed it, or a later one.
+    fn want(&self, wish: Wish) -> PauseChanged {
         let core = Arc::clone(&self.core);
+        let closed_answer = match wish {
+            Wish::Listen => Err(Error::ServerClosed),
+            Wish::Pause | Wish::Retire => Ok(()),
+        };
+        if core.is_closed() {
+            return PauseChanged::new(async move { closed_answer });
+        }
+        let (seq, mut followed) = core.want(wish);
         PauseChanged::new(async move {
-            let closed_answer = if paused { Ok(()) } else { Err(Error::ServerClosed) };
-            if core.is_closed() {
-                return closed_answer;
-            }
             let closed = core.listener_closed().clone();
-            let done = listening.wait_for(|now| match now {
-                Listening::Yes => !paused,
-                Listening::Paused => paused,
-                Listening::Failed { .. } | Listening::Retired => true,
-            });
-            let now = tokio::select! {
-                now = done => now.map(|now| now.clone()),
+            let followed = tokio::select! {
+                followed = followed.wait_for(|followed| followed.seq >= seq) => {
+                    followed.map(|followed| followed.clone())
+                }
                 () = closed.cancelled() => return closed_answer,
             };
-            match now {
-                Ok(Listening::Failed { error, .. }) => Err(Error::Io {
-                    action: if paused { "pause listening" } else { "listen again" },
-                    endpoint: core.place().endpoint.clone(),
-                    source: copy_io_error(&error),
-                }),
-                // Done; or the accept loop is gone, which `closed` covers.
+            match followed {
+                // This very wish failed; a later one supersedes it.
+                Ok(Followed { seq: done, error: Some(error), .. }) if done == seq => {
+                    Err(Error::Io {
+                        action: if wish == Wish::Listen {
+                            "listen again"
+                        } else {
+                            "pause listening"
+                        },
+                        endpoint: core.place().endpoint.clone(),
+                        source: copy_io_error(&error),
+                    })
+                }
+                // Followed; or the accept loop is gone, which `closed` covers.
                 _ => Ok(()),
             }
         })
@@ -173,12 +181,7 @@ impl<F: Family> Server<F> {
     /// Stops accepting for good without closing the socket, which another process accepts
     /// on now: resolves once the accept loop holds no connection it took from the backlog.
     pub(crate) async fn retire(&self) {
-        let mut listening = self.core.want_retired();
-        let closed = self.core.listener_closed().clone();
-        tokio::select! {
-            _ = listening.wait_for(|now| matches!(now, Listening::Retired)) => {}
-            () = closed.cancelled() => {}
-        }
+        let _ = self.want(Wish::Retire).await;
     }
 
     /// Whether [`close`](Self::close) has been called (or the server stopped itself).
@@ -338,7 +341,8 @@ impl<F: Family> IntoFuture for Server<F> {
     type Output = Result<(), ServerError<F::Addr>>;
     type IntoFuture = Stopped<F::Addr>;
 
-    /// Waits until the server stops accepting: `Ok` after [`close`](Server::close), the
+    /// Waits until the server has stopped accepting and closed its listening socket: `Ok`
+    /// after [`close`](Server::close), the
     /// error when the server stopped itself.
     fn into_future(self) -> Self::IntoFuture {
         Stopped::new(async move {

@@ -26,7 +26,7 @@ fn flags(fd: &impl AsFd) -> (bool, bool) {
 async fn a_blocking_std_tcp_listener_is_made_non_blocking_and_served() {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = std_listener.local_addr().unwrap();
-    assert_eq!(flags(&std_listener).0, false, "std listeners start blocking");
+    assert!(!flags(&std_listener).0, "std listeners start blocking");
     let listener = Listener::<Inet>::from_std(std_listener).expect("a listening TCP socket");
     assert_eq!(*listener.local_addr(), addr);
     assert_eq!(flags(&listener), (true, true), "non-blocking and close-on-exec");

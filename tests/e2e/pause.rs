@@ -225,3 +225,18 @@ fn is_reset(error: &io::Error) -> bool {
         io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe
     )
 }
+
+#[tokio::test]
+async fn a_pause_and_a_resume_asked_at_once_both_resolve_and_the_last_one_wins() {
+    let server = serve_echo().await;
+    let (paused, resumed) = (server.pause(), server.resume());
+    within("the pause", paused).await.expect("superseded by the resume, not failed");
+    within("the resume", resumed).await.expect("resumed");
+    assert!(!server.is_paused());
+    assert_echoes(&mut connect(&server).await, b"listening, as last asked").await;
+    let (resumed, paused) = (server.resume(), server.pause());
+    within("the resume", resumed).await.expect("superseded by the pause, not failed");
+    within("the pause", paused).await.expect("paused");
+    assert!(server.is_paused());
+    assert_refused_at_once(server.listening_on()).await;
+}

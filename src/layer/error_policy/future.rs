@@ -45,7 +45,7 @@ impl<F, E, A> Future for ResponseFuture<F, A>
 where
     F: Future<Output = Result<(), E>>,
     E: Into<BoxError>,
-    A: fmt::Debug + 'static,
+    A: Clone + fmt::Debug + Send + Sync + 'static,
 {
     type Output = Result<(), BoxError>;
 

@@ -3,7 +3,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::error::{panic_message, BoxError};
+use crate::error::{panic_message, BoxError, Raised};
 
 /// What to do when a connection's handler fails (returns `Err` or panics), as Async's
 /// `on_handler_error`.
@@ -73,8 +73,9 @@ pub(super) struct Policy<A> {
     pub(super) failures: Arc<AtomicU64>,
 }
 
-impl<A: fmt::Debug + 'static> Policy<A> {
-    /// Applies the policy to a failed connection; `Err` gives back the error to raise.
+impl<A: Clone + fmt::Debug + Send + Sync + 'static> Policy<A> {
+    /// Applies the policy to a failed connection; `Err` gives back the error to raise, with
+    /// the peer the policy reported (the client a PROXY header named, if one did).
     pub(super) fn handle(&self, peer: &A, error: BoxError) -> Result<(), BoxError> {
         self.failures.fetch_add(1, Ordering::Relaxed);
         let (client, error) = proxied_client::<A>(error);
@@ -84,7 +85,7 @@ impl<A: fmt::Debug + 'static> Policy<A> {
             OnHandlerError::Ignore => {}
             OnHandlerError::Raise => {
                 tracing::error!(?peer, %error, "connection handler failed; raising");
-                return Err(error);
+                return Err(Raised::boxed(peer.clone(), error));
             }
             OnHandlerError::Call(f) => {
                 if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(peer, &error))) {
@@ -94,7 +95,7 @@ impl<A: fmt::Debug + 'static> Policy<A> {
                         panic = %panic_message(&*payload),
                         "the on_handler_error callback panicked; raising"
                     );
-                    return Err(error);
+                    return Err(Raised::boxed(peer.clone(), error));
                 }
             }
         }

@@ -41,7 +41,7 @@ impl<S, A, Io> Service<(A, Io)> for ErrorPolicy<S, A>
 where
     S: Service<(A, Io), Response = ()>,
     S::Error: Into<BoxError>,
-    A: Clone + fmt::Debug + 'static,
+    A: Clone + fmt::Debug + Send + Sync + 'static,
 {
     type Response = ();
     type Error = BoxError;
