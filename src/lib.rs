@@ -96,6 +96,9 @@ compile_error!(
      shutdown(2) on listening sockets; see the README's \"Platforms\" section"
 );
 
+#[macro_use]
+mod macros;
+
 mod acceptor;
 mod dispatch;
 mod error;
