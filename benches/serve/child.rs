@@ -10,14 +10,18 @@ use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::contestants::Contestant;
-use crate::measure::{cpu_ns, raise_nofile, rss_bytes};
-use crate::servers;
+use crate::contestants::{Contestant, Protocol};
+use crate::measure::{cpu_ns, lower_nofile, pin_to, raise_nofile, rss_bytes};
+use crate::{certs, servers};
 
 /// The child: serve, and answer the parent's commands on stdin, one line each.
 pub fn serve(spec: &str) -> ! {
     raise_nofile();
-    let (addr, mut control) = servers::start(&Contestant::from_spec(spec));
+    let contestant = Contestant::from_spec(spec);
+    if let Some(limit) = contestant.nofile {
+        lower_nofile(limit);
+    }
+    let (addr, mut control) = servers::start(&contestant);
     let mut out = io::stdout().lock();
     writeln!(out, "addr {addr}").and_then(|()| out.flush()).expect("stdout");
     for line in io::stdin().lock().lines() {
@@ -40,6 +44,8 @@ pub struct ServerProc {
     stdout: BufReader<ChildStdout>,
     /// Where the child's server listens.
     pub addr: SocketAddr,
+    /// The contestant it serves as.
+    pub label: String,
 }
 
 impl ServerProc {
@@ -49,6 +55,15 @@ impl ServerProc {
         let wrapper = std::env::var("BENCH_CHILD_WRAPPER").unwrap_or_default();
         let words: Vec<String> = wrapper.split_whitespace().map(String::from).collect();
         Self::spawn_under(c, &words)
+    }
+
+    /// Starts a child serving as `c` on CPU `cpu` only (this thread is pinned there while
+    /// the child starts, then to `then`), and waits for its address.
+    pub fn spawn_on(c: &Contestant, cpu: usize, then: usize) -> io::Result<Self> {
+        pin_to(cpu);
+        let spawned = Self::spawn(c);
+        pin_to(then);
+        spawned
     }
 
     /// Starts a child serving as `c` under the command `wrapper` (none if empty), and waits
@@ -64,6 +79,9 @@ impl ServerProc {
             }
             None => Command::new(&exe),
         };
+        if c.kind.protocol() == Protocol::TlsEcho {
+            command.envs(certs::env());
+        }
         let mut child = command
             .env("BENCH_CHILD", c.spec())
             .stdin(Stdio::piped())
@@ -73,7 +91,7 @@ impl ServerProc {
         let stdin = child.stdin.take().expect("piped");
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
         let addr = ([127, 0, 0, 1], 0).into();
-        let mut proc = ServerProc { child, stdin, stdout, addr };
+        let mut proc = ServerProc { child, stdin, stdout, addr, label: c.label.clone() };
         let line = proc.recv()?;
         proc.addr = line
             .strip_prefix("addr ")

@@ -1,22 +1,22 @@
-//! `target/bench/serve.json`: the machine, the settings, and every round of every metric.
+//! `target/bench/serve.json` and `http.json`: the machine, the settings, and every round
+//! of every metric.
 
 use serde::Serialize;
 
 use crate::measure::Machine;
-use crate::results::Workload;
-use crate::settings::Cfg;
+use crate::results::{Summary, Workload};
 
 #[derive(Serialize)]
-struct Run<'a> {
+struct Run<'a, C: Serialize> {
     machine: &'a Machine,
-    config: Config<'a>,
+    config: Config<'a, C>,
     workloads: Vec<WorkloadJson<'a>>,
 }
 
 #[derive(Serialize)]
-struct Config<'a> {
+struct Config<'a, C: Serialize> {
     #[serde(flatten)]
-    cfg: &'a Cfg,
+    cfg: &'a C,
     elapsed_s: f64,
 }
 
@@ -24,6 +24,8 @@ struct Config<'a> {
 struct WorkloadJson<'a> {
     key: &'a str,
     title: &'a str,
+    /// The contestant the ratios divide by.
+    baseline: &'a str,
     results: Vec<MetricJson<'a>>,
 }
 
@@ -34,18 +36,26 @@ struct MetricJson<'a> {
     metric: &'a str,
     label: &'a str,
     higher_is_better: bool,
-    median: f64,
-    ratio_to_tokio_raw: Option<f64>,
+    /// How `value` sums up the rounds.
+    summary: Summary,
+    value: f64,
+    ratio_to_baseline: Option<f64>,
     rounds: &'a [f64],
 }
 
 /// The whole run as JSON.
-pub fn all(workloads: &[Workload], machine: &Machine, cfg: &Cfg, elapsed: f64) -> String {
+pub fn all<C: Serialize>(
+    workloads: &[Workload],
+    machine: &Machine,
+    cfg: &C,
+    elapsed: f64,
+) -> String {
     let workloads = workloads
         .iter()
         .map(|w| WorkloadJson {
             key: w.key,
             title: w.title,
+            baseline: w.baseline,
             results: w
                 .rows
                 .iter()
@@ -55,8 +65,9 @@ pub fn all(workloads: &[Workload], machine: &Machine, cfg: &Cfg, elapsed: f64) -
                         metric: metric.key,
                         label: metric.label,
                         higher_is_better: metric.higher_is_better,
-                        median: w.median(row, i),
-                        ratio_to_tokio_raw: w.ratio(row, i),
+                        summary: metric.summary,
+                        value: w.value(row, i),
+                        ratio_to_baseline: w.ratio(row, i),
                         rounds: &row.rounds[i],
                     })
                 })

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::child::ServerProc;
@@ -35,6 +35,14 @@ pub async fn connect(to: SocketAddr) -> io::Result<TcpStream> {
 
 /// Writes 32 bytes and reads the 32 echoed back.
 pub async fn round_trip(stream: &mut TcpStream) -> io::Result<()> {
+    round_trip_on(stream).await
+}
+
+/// [`round_trip`] on any stream (TLS, or after a PROXY header).
+pub async fn round_trip_on<S>(stream: &mut S) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + ?Sized,
+{
     stream.write_all(&MSG).await?;
     let mut back = [0u8; 32];
     stream.read_exact(&mut back).await?;

@@ -1,18 +1,32 @@
 //! The tables, on the terminal and in markdown, and where the results are written:
-//! `target/bench/serve.{json,md,svg}` always, `BENCHMARKS.md`'s generated block and
-//! `benches/results/serve.svg` when the run publishes.
+//! `target/bench/<name>.{json,md,svg}` always, `BENCHMARKS.md`'s generated block and
+//! `benches/results/<name>.svg` when the run publishes (`serve` for the main race, `http`
+//! for the HTTP race).
 
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use crate::measure::Machine;
 use crate::results::{fmt_value, Workload};
-use crate::settings::Cfg;
 use crate::{chart, json};
 
-/// The command that publishes the main race.
-const COMMAND: &str = "cargo bench -p tcp-serve-bench";
+/// Where a race's results go, and what its report says about how it ran.
+pub struct Output<'a, C: Serialize> {
+    /// The file name of its JSON, markdown and chart.
+    pub name: &'static str,
+    /// Its generated block in `BENCHMARKS.md`.
+    pub block: &'static str,
+    /// The command that publishes it.
+    pub command: &'static str,
+    /// Its settings, for the JSON.
+    pub cfg: &'a C,
+    /// Its settings in words, after the command.
+    pub settings: String,
+    pub chart: &'static chart::Spec,
+}
 
 /// Prints every workload's table on stdout.
 pub fn print(workloads: &[Workload]) {
@@ -22,36 +36,47 @@ pub fn print(workloads: &[Workload]) {
         print!("{}", table(&workload_lines(w), false));
         println!();
     }
-    println!("(medians of interleaved rounds; × raw = ratio to tokio-raw's median)");
+    println!(
+        "(medians of interleaved rounds unless a heading says otherwise; × = ratio to the \
+         baseline's)"
+    );
 }
 
 /// Writes the results under `target/bench/`, and publishes them if asked.
-pub fn save(workloads: &[Workload], machine: &Machine, cfg: &Cfg, elapsed: f64, publish: bool) {
+pub fn save<C: Serialize>(
+    out: &Output<'_, C>,
+    workloads: &[Workload],
+    machine: &Machine,
+    elapsed: f64,
+    publish: bool,
+) {
     // This crate is `benches/` of the workspace whose root holds `target/` and `BENCHMARKS.md`.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("benches/ has a parent");
     let out_dir: PathBuf = root.join("target").join("bench");
-    let md = markdown(workloads, machine, cfg, elapsed);
-    let svg = chart::chart(workloads);
+    let md = markdown(workloads, machine, out, elapsed);
+    let svg = chart::chart(workloads, out.chart);
+    let name = out.name;
     let written = std::fs::create_dir_all(&out_dir)
         .and_then(|()| {
-            std::fs::write(out_dir.join("serve.json"), json::all(workloads, machine, cfg, elapsed))
+            let json = json::all(workloads, machine, out.cfg, elapsed);
+            std::fs::write(out_dir.join(format!("{name}.json")), json)
         })
-        .and_then(|()| std::fs::write(out_dir.join("serve.md"), &md))
-        .and_then(|()| std::fs::write(out_dir.join("serve.svg"), &svg));
+        .and_then(|()| std::fs::write(out_dir.join(format!("{name}.md")), &md))
+        .and_then(|()| std::fs::write(out_dir.join(format!("{name}.svg")), &svg));
     if let Err(e) = written {
         eprintln!("could not write {}: {e}", out_dir.display());
     }
-    println!("wrote {}/serve.{{json,md,svg}}", out_dir.display());
+    println!("wrote {}/{name}.{{json,md,svg}}", out_dir.display());
     if !publish {
         println!("settings overridden: BENCHMARKS.md and benches/results/ left alone");
         return;
     }
     let results = root.join("benches").join("results");
     match std::fs::create_dir_all(&results)
-        .and_then(|()| std::fs::write(results.join("serve.svg"), &svg))
-        .and_then(|()| rewrite_block(root, "bench", COMMAND, &md))
+        .and_then(|()| std::fs::write(results.join(format!("{name}.svg")), &svg))
+        .and_then(|()| rewrite_block(root, out.block, out.command, &md))
     {
-        Ok(()) => println!("wrote benches/results/serve.svg and BENCHMARKS.md"),
+        Ok(()) => println!("wrote benches/results/{name}.svg and BENCHMARKS.md"),
         Err(e) => eprintln!("could not publish: {e}"),
     }
 }
@@ -81,14 +106,15 @@ pub fn rewrite_block(root: &Path, name: &str, command: &str, generated: &str) ->
 const FOUND: &str = "## What was found";
 
 /// The command, the machine and every table, in markdown.
-fn markdown(workloads: &[Workload], machine: &Machine, cfg: &Cfg, elapsed: f64) -> String {
+fn markdown<C: Serialize>(
+    workloads: &[Workload],
+    machine: &Machine,
+    out: &Output<'_, C>,
+    elapsed: f64,
+) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Command: `{COMMAND}` ({} rounds × {} s per timed workload, {} idle \
-         connections, a storm of {} × {} rounds; whole run {:.0} s).\n",
-        cfg.rounds, cfg.seconds, cfg.idle, cfg.storm, cfg.storm_rounds, elapsed
-    );
+    let _ =
+        writeln!(s, "Command: `{}` ({}; whole run {elapsed:.0} s).\n", out.command, out.settings);
     let _ = writeln!(
         s,
         "Machine: {} CPUs ({}), Linux {}; load average {} at the start, {} at the end.\n",
@@ -102,21 +128,21 @@ fn markdown(workloads: &[Workload], machine: &Machine, cfg: &Cfg, elapsed: f64) 
     s
 }
 
-/// A workload's medians, with their ratio to tokio-raw where the metric has one: a header
-/// line, then one line per contestant.
+/// A workload's figures, with their ratio to the baseline's where the metric has one: a
+/// header line, then one line per contestant.
 fn workload_lines(w: &Workload) -> Vec<Vec<String>> {
     let mut header = vec!["contestant".to_string()];
     for metric in w.metrics {
         header.push(metric.label.to_string());
         if metric.ratio {
-            header.push("× raw".to_string());
+            header.push(w.ratio_heading());
         }
     }
     let mut lines = vec![header];
     for row in &w.rows {
         let mut cells = vec![row.contestant.clone()];
         for (i, metric) in w.metrics.iter().enumerate() {
-            cells.push(fmt_value(w.median(row, i)));
+            cells.push(fmt_value(w.value(row, i)));
             if metric.ratio {
                 cells.push(w.ratio(row, i).map_or("n/a".into(), |r| format!("{r:.3}")));
             }

@@ -1,6 +1,8 @@
 //! The numbers: per workload, each contestant's value of each metric in each round, and
-//! the medians and ratios to tokio-raw the tables and chart show.
+//! the medians (or means, or maxima) and ratios to the baseline (tokio-raw in the main
+//! race, `axum::serve` in the HTTP race) the tables and charts show.
 
+use crate::contestants::{AXUM_SERVE, TOKIO_RAW};
 use crate::measure::median;
 
 /// One column of a workload's table.
@@ -10,13 +12,32 @@ pub struct Metric {
     /// Its column heading.
     pub label: &'static str,
     pub higher_is_better: bool,
-    /// Whether to show its ratio to tokio-raw.
+    /// Whether to show its ratio to the baseline.
     pub ratio: bool,
+    /// How the rounds are summed up.
+    pub summary: Summary,
 }
 
-/// A [`Metric`], briefly.
+/// How a metric's rounds become one figure.
+#[derive(Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Summary {
+    Median,
+    /// For rounds that sample on purpose (the recovery's phases), the expected value.
+    Mean,
+    Max,
+}
+
+/// A [`Metric`], briefly, summed up by its median.
 pub const fn m(key: &'static str, label: &'static str, higher: bool, ratio: bool) -> Metric {
-    Metric { key, label, higher_is_better: higher, ratio }
+    Metric { key, label, higher_is_better: higher, ratio, summary: Summary::Median }
+}
+
+impl Metric {
+    /// The same metric summed up by `summary`.
+    pub const fn by(self, summary: Summary) -> Metric {
+        Metric { summary, ..self }
+    }
 }
 
 /// One contestant's results in one workload.
@@ -35,6 +56,8 @@ pub struct Workload {
     pub title: &'static str,
     pub metrics: &'static [Metric],
     pub rows: Vec<Row>,
+    /// The contestant whose figures the ratios divide by.
+    pub baseline: &'static str,
 }
 
 impl Workload {
@@ -44,6 +67,7 @@ impl Workload {
         title: &'static str,
         metrics: &'static [Metric],
         results: &Rounds,
+        baseline: &'static str,
     ) -> Self {
         let rows = results
             .iter()
@@ -56,25 +80,47 @@ impl Workload {
                     .collect(),
             })
             .collect();
-        Workload { key, title, metrics, rows }
+        Workload { key, title, metrics, rows, baseline }
     }
 
-    /// The row's median of `metric` over its rounds.
-    pub fn median(&self, row: &Row, metric: usize) -> f64 {
-        median(&row.rounds[metric])
+    /// The row's figure for `metric`: the median of its rounds, or what the metric asks.
+    pub fn value(&self, row: &Row, metric: usize) -> f64 {
+        let rounds = &row.rounds[metric];
+        let finite = || rounds.iter().copied().filter(|v| !v.is_nan());
+        match self.metrics[metric].summary {
+            Summary::Median => median(rounds),
+            Summary::Mean => {
+                let n = finite().count();
+                if n == 0 {
+                    f64::NAN
+                } else {
+                    finite().sum::<f64>() / n as f64
+                }
+            }
+            Summary::Max => finite().fold(f64::NAN, f64::max),
+        }
     }
 
-    /// tokio-raw's median of `metric`, if it ran and is finite and not zero.
-    fn baseline(&self, metric: usize) -> Option<f64> {
-        let row = self.rows.iter().find(|r| r.contestant == "tokio-raw")?;
-        let v = self.median(row, metric);
+    /// The baseline's figure for `metric`, if it ran and it is finite and not zero.
+    fn base(&self, metric: usize) -> Option<f64> {
+        let row = self.rows.iter().find(|r| r.contestant == self.baseline)?;
+        let v = self.value(row, metric);
         (v.is_finite() && v != 0.0).then_some(v)
     }
 
-    /// The row's median of `metric` over tokio-raw's.
+    /// The row's figure for `metric` over the baseline's.
     pub fn ratio(&self, row: &Row, metric: usize) -> Option<f64> {
-        let v = self.median(row, metric);
-        self.baseline(metric).filter(|_| v.is_finite()).map(|b| v / b)
+        let v = self.value(row, metric);
+        self.base(metric).filter(|_| v.is_finite()).map(|b| v / b)
+    }
+
+    /// The heading of the ratio columns.
+    pub fn ratio_heading(&self) -> String {
+        match self.baseline {
+            TOKIO_RAW => "× raw".into(),
+            AXUM_SERVE => "× axum".into(),
+            other => format!("× {other}"),
+        }
     }
 }
 

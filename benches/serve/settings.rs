@@ -61,6 +61,59 @@ impl Settings {
     }
 }
 
+/// How long and how big the HTTP race (`BENCH_HTTP=1`) is.
+#[derive(Clone, Copy, serde::Serialize)]
+pub struct HttpCfg {
+    /// Seconds per timed round (wrk and h2load take whole seconds).
+    pub seconds: u64,
+    /// Rounds of each timed workload.
+    pub rounds: usize,
+    /// Connections of wrk and h2load.
+    pub connections: usize,
+    /// h2load's concurrent streams per connection.
+    pub streams: usize,
+    /// Clients connecting at once in the burst.
+    pub burst: usize,
+    /// Rounds of the burst.
+    pub burst_rounds: usize,
+    /// Rounds of each recovery workload (each a different pause before freeing).
+    pub recovery_rounds: usize,
+    /// The server's open-file limit in the recovery workloads.
+    pub nofile: u64,
+}
+
+impl HttpCfg {
+    /// Reads `BENCH_SECONDS`, `BENCH_ROUNDS`, `BENCH_BURST`, `BENCH_BURST_ROUNDS` and
+    /// `BENCH_RECOVERY_ROUNDS`; and whether the run publishes (as [`Settings`]).
+    pub fn from_env() -> (Self, bool) {
+        let (seconds, o1) = env_num("BENCH_SECONDS", 2);
+        let (rounds, o2) = env_num("BENCH_ROUNDS", 5);
+        let (burst, o3) = env_num("BENCH_BURST", 2_000);
+        let (burst_rounds, o4) = env_num("BENCH_BURST_ROUNDS", 3);
+        let (recovery_rounds, o5) = env_num("BENCH_RECOVERY_ROUNDS", 5);
+        let overridden = o1
+            || o2
+            || o3
+            || o4
+            || o5
+            || ["BENCH_ONLY", "BENCH_CONTESTANTS", "BENCH_EXTRA"]
+                .iter()
+                .any(|name| std::env::var_os(name).is_some());
+        let publish = env_num("BENCH_PUBLISH", u8::from(!overridden)).0 == 1;
+        let cfg = HttpCfg {
+            seconds: seconds.max(1),
+            rounds,
+            connections: 64,
+            streams: 10,
+            burst,
+            burst_rounds,
+            recovery_rounds,
+            nofile: 256,
+        };
+        (cfg, publish)
+    }
+}
+
 /// The variable's value, or `default`; and whether it was set.
 fn env_num<T: std::str::FromStr>(name: &str, default: T) -> (T, bool) {
     match std::env::var(name).ok().and_then(|v| v.parse().ok()) {

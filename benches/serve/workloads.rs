@@ -1,11 +1,12 @@
 //! The six workloads: what each measures, in interleaved rounds on fresh server children.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::time::Duration;
 
 use crate::child::ServerProc;
-use crate::contestants::{self, Contestant};
+use crate::contestants::{self, Contestant, TOKIO_RAW};
 use crate::load;
 use crate::results::{fmt_value, m, Metric, Rounds, Workload};
 use crate::settings::{selected, Cfg};
@@ -14,12 +15,12 @@ use crate::settings::{selected, Cfg};
 type Load = for<'a> fn(&'a mut ServerProc, Cfg) -> Pin<Box<dyn Future<Output = Vec<f64>> + 'a>>;
 
 /// A workload's table: which of its load generator's values it shows, as which metrics.
-struct Table {
-    key: &'static str,
-    title: &'static str,
-    metrics: &'static [Metric],
+pub struct Table {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub metrics: &'static [Metric],
     /// The index of each metric in what the load generator returns.
-    columns: &'static [usize],
+    pub columns: &'static [usize],
 }
 
 /// One load generator in rounds; it fills one table, or two for idle + close.
@@ -125,13 +126,20 @@ pub fn run_all(rt: &tokio::runtime::Runtime, cfg: Cfg) -> Vec<Workload> {
         let (contestants, rounds) =
             if run.storm { (&storm, cfg.storm_rounds) } else { (&main, cfg.rounds) };
         let load = run.load;
-        let results = run_rounds(rt, run.name, contestants, rounds, |s| load(s, cfg));
-        for table in run.tables {
-            let picked = pick(&results, table.columns);
-            workloads.push(Workload::new(table.key, table.title, table.metrics, &picked));
-        }
+        let results = run_rounds(run.name, contestants, rounds, &ServerProc::spawn, |s, _| {
+            rt.block_on(load(s, cfg))
+        });
+        workloads.extend(run.tables.iter().map(|table| table.fill(&results, TOKIO_RAW)));
     }
     workloads
+}
+
+impl Table {
+    /// The table's workload from a load generator's rounds, with ratios to `baseline`.
+    pub fn fill(&self, results: &Rounds, baseline: &'static str) -> Workload {
+        let picked = pick(results, self.columns);
+        Workload::new(self.key, self.title, self.metrics, &picked, baseline)
+    }
 }
 
 /// Of every round's values, those in `columns`; NaN where a round has too few.
@@ -147,26 +155,27 @@ fn pick(results: &Rounds, columns: &[usize]) -> Rounds {
         .collect()
 }
 
-/// Runs `f` for each contestant `BENCH_CONTESTANTS` selects in each round, interleaved
-/// (A B C A B C …), each round on a fresh server child.
-fn run_rounds<F>(
-    rt: &tokio::runtime::Runtime,
+/// Runs `f` (given the round's index) for each contestant `BENCH_CONTESTANTS` selects in
+/// each round, interleaved (A B C A B C …), each round on a fresh server child that
+/// `spawn` starts.
+pub fn run_rounds<F>(
     name: &str,
     contestants: &[Contestant],
     rounds: usize,
+    spawn: &dyn Fn(&Contestant) -> io::Result<ServerProc>,
     mut f: F,
 ) -> Rounds
 where
-    F: for<'a> FnMut(&'a mut ServerProc) -> Pin<Box<dyn Future<Output = Vec<f64>> + 'a>>,
+    F: FnMut(&mut ServerProc, usize) -> Vec<f64>,
 {
     let contestants: Vec<&Contestant> =
         contestants.iter().filter(|c| selected("BENCH_CONTESTANTS", &c.label)).collect();
     let mut results: Rounds = contestants.iter().map(|c| (c.label.clone(), Vec::new())).collect();
     for round in 0..rounds {
         for (ci, c) in contestants.iter().enumerate() {
-            let values = match ServerProc::spawn(c) {
+            let values = match spawn(c) {
                 Ok(mut server) => {
-                    let values = rt.block_on(f(&mut server));
+                    let values = f(&mut server, round);
                     server.exit();
                     values
                 }

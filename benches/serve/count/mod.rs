@@ -6,10 +6,13 @@
 //! so that start-up and exit cancel out: (long − short) ÷ (operations in long − in short).
 //! The client does one thing at a time (one connection, or one round trip, then the next),
 //! so the server sees the same sequence of events in every run. A connection is connect →
-//! 32 B → the echo → close, then the client waits for the server's close; a round trip is
-//! 32 B and its echo on one open connection.
+//! one exchange → close, then the client waits for the server's close; a round trip is one
+//! exchange on one open connection. An exchange is 32 B and its echo, or for the HTTP
+//! contestants a keep-alive `GET /` and its response ([`crate::protocol`]); the TLS
+//! contestant's client handshakes first (a full handshake every time), the PROXY one's
+//! sends a v2 header first.
 //! Idle memory is the server's RSS growth from `idle.0` to `idle.1` open connections, each
-//! echoed once, without a wrapper.
+//! after one exchange, without a wrapper.
 //!
 //! The count pins itself, and so every child, to one CPU. The client then runs only while
 //! the server waits and the server only while the client waits, so each run interleaves
@@ -18,19 +21,17 @@
 //! between runs; pinned, by under 0.5%.
 
 mod report;
+mod tables;
 mod tools;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
 use crate::child::ServerProc;
-use crate::contestants::{self, Contestant};
-use crate::load::{connect, open_echoed, round_trip};
+use crate::contestants::{self, Contestant, Protocol};
 use crate::measure;
+use crate::protocol::{self, Stream};
 use crate::settings::selected;
 use report::Counted;
 use tools::{Report, Tool};
@@ -81,9 +82,9 @@ fn pair(name: &str, default: (usize, usize)) -> ((usize, usize), bool) {
 /// What a counted run does against the server.
 #[derive(Clone, Copy, Debug)]
 enum Work {
-    /// `n` connections, one after another: connect → 32 B → echo → close.
+    /// `n` connections, one after another: connect → one exchange → close.
     Conns(usize),
-    /// `n` round trips on one connection.
+    /// `n` exchanges on one connection.
     RoundTrips(usize),
 }
 
@@ -95,23 +96,23 @@ impl Work {
         }
     }
 
-    /// Drives the server at `addr`; every step is bounded by [`OP_TIMEOUT`].
-    async fn drive(self, addr: std::net::SocketAddr) -> std::io::Result<()> {
+    /// Drives the server at `addr` in `protocol`; every step is bounded by [`OP_TIMEOUT`].
+    async fn drive(self, addr: std::net::SocketAddr, protocol: Protocol) -> std::io::Result<()> {
         let bounded = |what| std::io::Error::other(format!("{what} took over {OP_TIMEOUT:?}"));
         match self {
             Work::Conns(n) => {
                 for _ in 0..n {
-                    tokio::time::timeout(OP_TIMEOUT, one_connection(addr))
+                    tokio::time::timeout(OP_TIMEOUT, one_connection(addr, protocol))
                         .await
                         .map_err(|_| bounded("a connection"))??;
                 }
             }
             Work::RoundTrips(n) => {
-                let mut stream = tokio::time::timeout(OP_TIMEOUT, connect(addr))
+                let mut stream = tokio::time::timeout(OP_TIMEOUT, protocol::open(protocol, addr))
                     .await
                     .map_err(|_| bounded("connect"))??;
                 for _ in 0..n {
-                    tokio::time::timeout(OP_TIMEOUT, round_trip(&mut stream))
+                    tokio::time::timeout(OP_TIMEOUT, protocol::exchange(&mut stream, protocol))
                         .await
                         .map_err(|_| bounded("a round trip"))??;
                 }
@@ -121,15 +122,21 @@ impl Work {
     }
 }
 
-/// Connect → 32 B → the echo → close, and wait for the server's close (EOF) before the
+/// Connect → one exchange → close, and wait for the server's close (EOF) before the
 /// next: the server has then finished with this connection, so the next one finds it idle
 /// whatever the tool's slowdown, and each run sees the same sequence of wake-ups.
-async fn one_connection(addr: std::net::SocketAddr) -> std::io::Result<()> {
-    let mut stream = open_echoed(addr).await?;
-    stream.shutdown().await?;
-    let mut rest = [0u8; 64];
-    while stream.read(&mut rest).await? > 0 {}
-    Ok(())
+async fn one_connection(addr: std::net::SocketAddr, protocol: Protocol) -> std::io::Result<()> {
+    protocol::close_and_wait(protocol::open_exchanged(protocol, addr).await?).await
+}
+
+/// How many times fewer connections a contestant's connection runs make: a full TLS
+/// handshake costs the server about a hundred times an echo's instructions, and
+/// callgrind runs them at a fiftieth of the speed.
+fn conns_divisor(c: &Contestant) -> usize {
+    match c.kind.protocol() {
+        Protocol::TlsEcho => 20,
+        _ => 1,
+    }
 }
 
 /// Runs the count for every contestant `BENCH_CONTESTANTS` selects, prints the tables,
@@ -166,12 +173,8 @@ pub fn run(rt: &tokio::runtime::Runtime) {
 /// Pins this thread, which starts every child and runs the client, to the last CPU it may
 /// use (children inherit it); returns that CPU.
 fn pin_to_one_cpu() -> usize {
-    use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
-    let allowed = sched_getaffinity(None).expect("sched_getaffinity");
-    let cpu = (0..CpuSet::MAX_CPU).rev().find(|&c| allowed.is_set(c)).expect("some CPU is allowed");
-    let mut one = CpuSet::new();
-    one.set(cpu);
-    sched_setaffinity(None, &one).expect("sched_setaffinity");
+    let cpu = *measure::allowed_cpus().last().expect("some CPU is allowed");
+    measure::pin_to(cpu);
     cpu
 }
 
@@ -183,7 +186,9 @@ fn count_one(
     out_dir: &Path,
 ) -> Counted {
     let mut counted = Counted::new(c);
-    let (n1, n2) = sizes.conns;
+    let divisor = conns_divisor(c);
+    let (n1, n2) = (sizes.conns.0 / divisor, sizes.conns.1 / divisor);
+    counted.conns = (n1, n2);
     let (r1, r2) = sizes.round_trips;
     for tool in [Tool::Callgrind, Tool::Strace] {
         let per_conn = difference(rt, c, tool, Work::Conns(n1), Work::Conns(n2), out_dir);
@@ -258,7 +263,7 @@ fn counted_run(
     let server = ServerProc::spawn_under(c, &tool.wrapper(out))?;
     let addr = server.addr;
     let driven = rt.block_on(async {
-        tokio::time::timeout(RUN_TIMEOUT, work.drive(addr))
+        tokio::time::timeout(RUN_TIMEOUT, work.drive(addr, c.kind.protocol()))
             .await
             .unwrap_or_else(|_| Err(std::io::Error::other("the run took too long")))
     });
@@ -270,16 +275,17 @@ fn counted_run(
 }
 
 /// RSS growth per idle connection between `idle.0` and `idle.1` open connections, each
-/// echoed once, on a child without a wrapper. NaN if a connection fails.
+/// after one exchange, on a child without a wrapper. NaN if a connection fails.
 fn idle_growth(rt: &tokio::runtime::Runtime, c: &Contestant, idle: (usize, usize)) -> f64 {
     let Ok(mut server) = ServerProc::spawn(c) else { return f64::NAN };
     let addr = server.addr;
     let growth = rt.block_on(async {
-        let mut open: Vec<TcpStream> = Vec::with_capacity(idle.1);
+        let mut open: Vec<Stream> = Vec::with_capacity(idle.1);
         let mut rss = Vec::new();
         for target in [idle.0, idle.1] {
             while open.len() < target {
-                match tokio::time::timeout(OP_TIMEOUT, open_echoed(addr)).await {
+                let opened = protocol::open_exchanged(c.kind.protocol(), addr);
+                match tokio::time::timeout(OP_TIMEOUT, opened).await {
                     Ok(Ok(stream)) => open.push(stream),
                     _ => return f64::NAN,
                 }

@@ -7,25 +7,27 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::tables::{self, total, HEADINGS};
 use super::tools::{Report, Tool};
 use super::Sizes;
-use crate::contestants::Contestant;
+use crate::contestants::{Contestant, Kind};
 use crate::measure::Machine;
 use crate::report::{rewrite_block, table};
 use crate::results::fmt_value;
 
 /// The command that publishes the count.
 pub const COMMAND: &str = "BENCH_COUNT=1 cargo bench -p tcp-serve-bench";
-/// Syscalls rarer than this per operation in every contestant are left out of the tables
-/// (the JSON has them all).
-const RARE: f64 = 0.01;
 
 /// One contestant's figures; NaN (`null` in the JSON) where a run failed.
 #[derive(Serialize)]
 pub struct Counted {
     pub contestant: String,
+    #[serde(skip)]
+    pub kind: Kind,
     /// How its child was started (`BENCH_CHILD`).
     pub spec: String,
+    /// Connections in its short and long connection runs (fewer for TLS).
+    pub conns: (usize, usize),
     pub instructions_per_conn: f64,
     pub instructions_per_round_trip: f64,
     /// Calls per connection, by syscall; empty if the strace runs failed.
@@ -38,7 +40,9 @@ impl Counted {
     pub fn new(c: &Contestant) -> Self {
         Counted {
             contestant: c.label.clone(),
+            kind: c.kind,
             spec: c.spec(),
+            conns: (0, 0),
             instructions_per_conn: f64::NAN,
             instructions_per_round_trip: f64::NAN,
             syscalls_per_conn: BTreeMap::new(),
@@ -79,7 +83,7 @@ impl Counted {
     }
 
     /// The headline figures in order of [`HEADINGS`].
-    fn headline(&self) -> [f64; 5] {
+    pub fn headline(&self) -> [f64; 5] {
         [
             self.instructions_per_conn,
             self.instructions_per_round_trip,
@@ -100,104 +104,10 @@ impl Counted {
     }
 }
 
-const HEADINGS: [&str; 5] = [
-    "instructions/conn",
-    "instructions/round trip",
-    "syscalls/conn",
-    "syscalls/round trip",
-    "idle bytes/conn",
-];
-
-fn total(calls: &BTreeMap<String, f64>) -> f64 {
-    if calls.is_empty() {
-        f64::NAN
-    } else {
-        calls.values().sum()
-    }
-}
-
-/// The headline table, each figure with its ratio to tokio-raw's.
-fn headline_table(counted: &[Counted]) -> Vec<Vec<String>> {
-    let raw = counted.iter().find(|c| c.contestant == "tokio-raw").map(Counted::headline);
-    let mut header = vec!["contestant".to_string()];
-    for h in HEADINGS {
-        header.extend([h.to_string(), "× raw".to_string()]);
-    }
-    let mut lines = vec![header];
-    for c in counted {
-        let mut cells = vec![c.contestant.clone()];
-        for (i, v) in c.headline().into_iter().enumerate() {
-            let ratio = raw.map(|r| v / r[i]).filter(|r| r.is_finite());
-            cells.extend([fmt_value(v), ratio.map_or("n/a".into(), |r| format!("{r:.3}"))]);
-        }
-        lines.push(cells);
-    }
-    lines
-}
-
-/// Calls per operation by syscall, one column per contestant, the most frequent first.
-fn syscall_table(
-    counted: &[Counted],
-    per: fn(&Counted) -> &BTreeMap<String, f64>,
-) -> Vec<Vec<String>> {
-    let mut names: Vec<(&String, f64)> = Vec::new();
-    for c in counted {
-        for (name, &n) in per(c) {
-            match names.iter_mut().find(|(known, _)| *known == name) {
-                Some((_, most)) => *most = most.max(n.abs()),
-                None => names.push((name, n.abs())),
-            }
-        }
-    }
-    names.retain(|(_, most)| *most >= RARE);
-    names.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-    let mut header = vec!["syscall".to_string()];
-    header.extend(counted.iter().map(|c| c.contestant.clone()));
-    let mut lines = vec![header];
-    for (name, _) in names {
-        let mut cells = vec![name.clone()];
-        cells.extend(counted.iter().map(|c| per(c).get(name).map_or("0".into(), |&n| calls(n))));
-        lines.push(cells);
-    }
-    let mut all = vec!["all".to_string()];
-    all.extend(counted.iter().map(|c| calls(total(per(c)))));
-    lines.push(all);
-    lines
-}
-
-/// Calls per operation with two decimals; what is left of a rare call is shown as 0.
-fn calls(n: f64) -> String {
-    if n.is_nan() {
-        "n/a".into()
-    } else if n.abs() < 0.005 {
-        "0".into()
-    } else {
-        format!("{n:.2}")
-    }
-}
-
-fn per_conn(c: &Counted) -> &BTreeMap<String, f64> {
-    &c.syscalls_per_conn
-}
-
-fn per_rt(c: &Counted) -> &BTreeMap<String, f64> {
-    &c.syscalls_per_round_trip
-}
-
-const TITLES: [&str; 3] = [
-    "Per operation (user-space instructions: callgrind; syscalls: strace -f -c; idle: RSS)",
-    "Syscalls per connection, by kind",
-    "Syscalls per round trip, by kind",
-];
-
-fn tables(counted: &[Counted]) -> [Vec<Vec<String>>; 3] {
-    [headline_table(counted), syscall_table(counted, per_conn), syscall_table(counted, per_rt)]
-}
-
 /// Prints the tables on stdout.
 pub fn print(counted: &[Counted]) {
     println!();
-    for (title, lines) in TITLES.iter().zip(tables(counted)) {
+    for (title, lines) in tables::all(counted) {
         println!("{title}");
         print!("{}", table(&lines, false));
         println!();
@@ -245,10 +155,16 @@ pub fn save(
     let mut md = String::new();
     let both =
         |(a, b): (usize, usize)| format!("{} and {}", fmt_value(a as f64), fmt_value(b as f64));
+    let fewer: Vec<String> = counted
+        .iter()
+        .filter(|c| c.conns != sizes.conns)
+        .map(|c| format!("{}: {}", c.contestant, both(c.conns)))
+        .collect();
+    let fewer = if fewer.is_empty() { String::new() } else { format!(" ({})", fewer.join("; ")) };
     let _ = writeln!(
         md,
-        "Command: `{COMMAND}` (connections {}, round trips {}, idle connections {}; whole \
-         count {elapsed:.0} s, on one CPU).\n",
+        "Command: `{COMMAND}` (connections {}{fewer}, round trips {}, idle connections {}; \
+         whole count {elapsed:.0} s, on one CPU).\n",
         both(sizes.conns),
         both(sizes.round_trips),
         both(sizes.idle)
@@ -259,7 +175,7 @@ pub fn save(
         "Machine: {} CPUs ({}), Linux {}.\n",
         machine.nproc, machine.cpu, machine.kernel
     );
-    for (title, lines) in TITLES.iter().zip(tables(counted)) {
+    for (title, lines) in tables::all(counted) {
         let _ = writeln!(md, "#### {title}\n");
         md.push_str(&table(&lines, true));
         md.push('\n');

@@ -1,9 +1,13 @@
 //! The servers as the child runs them, each on its own thread with a single-threaded
 //! runtime, and how the parent's `close` reaches each. tokio-raw, actix-server and
 //! `tcp-serve`/`tcp-serve-plain` serve the same [`echo`], so only the machinery differs;
-//! [`tcp_serve`] is the one file that uses tcp-serve's API.
+//! the HTTP contestants ([`axum_serve`], [`hyper_util`] and tcp-serve's adapter) serve
+//! the same [`router`]. [`tcp_serve`] is the one file that uses tcp-serve's API.
 
 mod actix;
+mod axum_serve;
+mod hyper_util;
+pub mod router;
 mod tcp_serve;
 mod tokio_raw;
 
@@ -37,6 +41,8 @@ pub enum Control {
     Raw(Option<(tokio::sync::oneshot::Sender<()>, mpsc::Receiver<()>)>),
     TcpServe(tcp_serve::Handle),
     Actix(actix_server::ServerHandle),
+    /// The HTTP race's `axum::serve` and hyper-util, which it never closes.
+    Unclosable,
 }
 
 impl Control {
@@ -53,6 +59,7 @@ impl Control {
             }
             Control::TcpServe(server) => server.close(),
             Control::Actix(handle) => futures::executor::block_on(handle.stop(false)),
+            Control::Unclosable => {}
         }
         start.elapsed()
     }
@@ -70,9 +77,14 @@ pub fn start(c: &Contestant) -> (SocketAddr, Control) {
         .spawn(move || match c.kind {
             Kind::TokioRaw => tokio_raw::serve(&c, &tx),
             Kind::Actix => actix::serve(&c, &tx),
-            Kind::TcpServe | Kind::TcpServeDrainAware | Kind::TcpServeTraced => {
-                tcp_serve::serve(&c, &tx)
-            }
+            Kind::AxumServe => axum_serve::serve(&tx),
+            Kind::HyperUtil => hyper_util::serve(&tx),
+            Kind::TcpServe
+            | Kind::TcpServeDrainAware
+            | Kind::TcpServeTraced
+            | Kind::TcpServeWith(_)
+            | Kind::TcpServeHttp
+            | Kind::TcpServeHttpUntimed => tcp_serve::serve(&c, &tx),
         })
         .expect("spawn the server thread");
     rx.recv_timeout(Duration::from_secs(10)).expect("the server started")
