@@ -28,7 +28,14 @@ where
     F::Output: Send + 'static,
 {
     fn execute(&self, future: F) {
-        // hyper spawns from within the connection's poll, so its span is current.
-        tokio::spawn(future.instrument(tracing::Span::current()));
+        // hyper spawns from within the connection's poll, so its span is current. Without
+        // one (no subscriber wants it) the task goes uninstrumented: even a disabled span
+        // costs something on every poll.
+        let span = tracing::Span::current();
+        if span.is_none() {
+            drop(tokio::spawn(future));
+        } else {
+            drop(tokio::spawn(future.instrument(span)));
+        }
     }
 }

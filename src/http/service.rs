@@ -72,6 +72,10 @@ impl<S> Http<S> {
     /// after one to two timeouts. On HTTP/1 it is also how long an idle keep-alive
     /// connection waits for the next request. HTTP/2 connections are checked by
     /// [`http2_keep_alive_interval`](Self::http2_keep_alive_interval) instead.
+    ///
+    /// Its cost: hyper sets a timer for every HTTP/1 request head, about 1,600 instructions
+    /// a request (a tenth of a small keep-alive request's cost; see `BENCHMARKS.md`).
+    /// `axum::serve` sets none, and so cannot cut off a client that stalls in its headers.
     pub fn header_read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         let timeout = timeout.into();
         self.header_read_timeout = timeout;
