@@ -68,6 +68,9 @@ impl Config {
             "global\n\
              \x20   log stdout format raw local0 info\n\
              \x20   hard-stop-after 5s\n\
+             \x20   # No SO_REUSEPORT: a port another test took after free_port() fails\n\
+             \x20   # the bind (and is tried again), never shares that test's listener.\n\
+             \x20   noreuseport\n\
              defaults\n\
              \x20   mode tcp\n\
              \x20   log global\n\
@@ -100,7 +103,8 @@ impl Config {
         if !tool("haproxy", "haproxy") {
             return None;
         }
-        // A port picked here may be taken before HAProxy binds it: try again with others.
+        // A port picked here may be taken before HAProxy binds it (`noreuseport` makes that
+        // a failed start, never a shared port): try again with others.
         for _ in 0..3 {
             if let Some(haproxy) = self.try_start().await {
                 return Some(haproxy);
