@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Mutex;
 
+use rustix::process::{Pid, Signal};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -44,12 +45,30 @@ pub fn example_binary(name: &str) -> PathBuf {
 }
 
 /// A running example: its process, the address it printed, and its output, line by line.
+///
+/// Outside a child test (see [`child`](super::child)) the example leads a process group of
+/// its own, which the processes it starts (a restart's successors) join; dropping the
+/// `Example` kills that whole group, so that a failing test leaves none of them running.
+/// Inside a child test the example stays in the child test's group, which
+/// [`run_child`](super::child::run_child) kills; dropping the `Example` kills the example
+/// itself.
 pub struct Example {
     pub name: String,
     pub child: Child,
     pub address: String,
+    /// The process group the example leads, if it leads one: killed on drop.
+    group: Option<Pid>,
     stdout: mpsc::UnboundedReceiver<String>,
     stderr: mpsc::UnboundedReceiver<String>,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        if let Some(group) = self.group {
+            // Gone already (every member has exited) is fine.
+            let _ = rustix::process::kill_process_group(group, Signal::KILL);
+        }
+    }
 }
 
 /// Forwards `output`'s lines into `lines` (and to the test's stderr as `[label] line`, so
@@ -85,15 +104,21 @@ pub async fn start(name: &str, args: &[&str], env: &[(&str, &str)]) -> Example {
 }
 
 /// Starts `command` (an example, or a tool that runs one, such as systemd-socket-activate)
-/// as the process `name`, with its output forwarded line by line and killed on drop; waits
-/// for nothing. The `address` is left empty.
+/// as the process `name`, with its output forwarded line by line and killed on drop, with
+/// the processes it starts (see [`Example`]); waits for nothing. The `address` is left empty.
 pub fn spawn(name: &str, mut command: Command) -> Example {
+    let own_group = !in_a_child_test();
+    if own_group {
+        command.process_group(0);
+    }
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    let pid = child.id().and_then(|pid| Pid::from_raw(pid.try_into().ok()?));
+    let group = if own_group { Some(pid.expect("a running process's pid")) } else { None };
     let (stdout, stdout_lines) = mpsc::unbounded_channel();
     let (stderr, stderr_lines) = mpsc::unbounded_channel();
     forward_lines(format!("{name} stdout"), child.stdout.take().expect("piped stdout"), stdout);
@@ -102,9 +127,16 @@ pub fn spawn(name: &str, mut command: Command) -> Example {
         name: name.to_owned(),
         child,
         address: String::new(),
+        group,
         stdout: stdout_lines,
         stderr: stderr_lines,
     }
+}
+
+/// Whether this process is a child test, started by [`run_child`](super::child::run_child)
+/// in a process group that it kills when the child test is done.
+fn in_a_child_test() -> bool {
+    std::env::var_os(super::child::CHILD_ENV).is_some()
 }
 
 async fn next_containing(

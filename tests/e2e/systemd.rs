@@ -231,7 +231,8 @@ async fn bad_listen_variables_and_descriptors_are_reported_not_served() {
             Some(count) => command.env("LISTEN_FDS", count),
             None => command.env_remove("LISTEN_FDS"),
         };
-        let output = within("the example to fail", command.output()).await.expect("run it");
+        let output = command.kill_on_drop(true).output();
+        let output = within("the example to fail", output).await.expect("run it");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{script}: {stderr}");
         assert!(stderr.contains(error), "{script}: stderr was {stderr}");
@@ -343,7 +344,7 @@ async fn the_unit_files_pass_systemd_analyze_verify() {
     }
     let output = within(
         "systemd-analyze verify",
-        Command::new("systemd-analyze").arg("verify").args(&units).output(),
+        Command::new("systemd-analyze").arg("verify").args(&units).kill_on_drop(true).output(),
     )
     .await
     .expect("run systemd-analyze");
