@@ -64,6 +64,8 @@ async fn while_paused_no_other_socket_can_take_the_port() {
     let server = serve_echo().await;
     let port = server.listening_on();
     within("the pause", server.pause()).await.unwrap();
+    // The server is paused indeed: the port is held by a socket that does not listen.
+    assert_refused_at_once(port).await;
     for reuseaddr in [false, true] {
         let other =
             socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();

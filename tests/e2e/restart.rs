@@ -194,9 +194,15 @@ async fn a_successor_that_fails_to_start_or_dies_midway_leaves_the_old_server_se
         r#"exec socat -u /dev/null "ABSTRACT-CONNECT:${TCP_SERVE_HANDOVER#@}""#,
     );
     signal(old, Signal::HUP);
-    // It dies before or after the socket reaches it: either way the old one serves on.
+    // It dies before or after the socket reaches it: either way the old one serves on, the
+    // connections it has and new ones.
     example.stdout_line("keeps serving").await;
     assert_echoes(&mut client, b"still served again").await;
+    assert_echoes(
+        &mut within("connect", TcpStream::connect(&address)).await.unwrap(),
+        b"new again",
+    )
+    .await;
 
     // The fixed deploy goes through.
     std::fs::remove_file(&binary).unwrap();
