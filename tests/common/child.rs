@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 use std::process::Stdio;
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal};
 use tokio::process::Command;
 
 use super::example::tool;
@@ -34,14 +35,19 @@ pub async fn run_child(name: &str, wrapper: &[&str]) -> String {
         }
         None => Command::new(&exe),
     };
+    // A process group of its own, which the examples the child test starts stay in (see
+    // `example::spawn`): killed when this returns or fails, whatever the child left running.
     let child = command
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, name)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .expect("start the child test");
+    let pid = child.id().and_then(|pid| Pid::from_raw(pid.try_into().ok()?));
+    let _group = KillGroupOnDrop(pid.expect("the child test's pid"));
     let output = match tokio::time::timeout(CHILD_WAIT, child.wait_with_output()).await {
         Ok(output) => output.expect("wait for the child test"),
         Err(_) => panic!("the child test {name} did not finish within {CHILD_WAIT:?}"),
@@ -57,6 +63,16 @@ pub async fn run_child(name: &str, wrapper: &[&str]) -> String {
         println!("{line}");
     }
     stdout.into_owned()
+}
+
+/// Kills the process group it names when dropped.
+struct KillGroupOnDrop(Pid);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        // Gone already (every member has exited) is fine.
+        let _ = rustix::process::kill_process_group(self.0, Signal::KILL);
+    }
 }
 
 /// Descriptors this process may still open under an open-file limit of `limit`: the

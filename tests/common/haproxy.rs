@@ -11,16 +11,15 @@
 //! ```
 
 use std::fmt::Display;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use super::example::tool;
+use super::example::{forward_lines, free_port, tool};
 use super::within;
 
 /// What goes in the config: the backend's servers and extra lines.
@@ -129,8 +128,8 @@ impl Config {
             .spawn()
             .expect("start haproxy");
         let (sender, output) = mpsc::unbounded_channel();
-        forward(child.stdout.take().expect("piped stdout"), sender.clone());
-        forward(child.stderr.take().expect("piped stderr"), sender);
+        forward_lines("haproxy".into(), child.stdout.take().expect("piped stdout"), sender.clone());
+        forward_lines("haproxy".into(), child.stderr.take().expect("piped stderr"), sender);
         let up = within("haproxy to accept on its frontend", async {
             loop {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -151,23 +150,6 @@ impl Config {
             _dir: dir,
         })
     }
-}
-
-/// A port free on 127.0.0.1 when asked.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("its address").port()
-}
-
-/// Forwards `output`'s lines to `lines` and to the test's stderr, until EOF.
-fn forward(output: impl AsyncRead + Unpin + Send + 'static, lines: mpsc::UnboundedSender<String>) {
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(output).lines();
-        while let Ok(Some(line)) = reader.next_line().await {
-            eprintln!("[haproxy] {line}");
-            let _ = lines.send(line);
-        }
-    });
 }
 
 /// A running HAProxy; killed when dropped.

@@ -7,14 +7,15 @@ pub mod example;
 pub mod haproxy;
 pub mod log;
 pub mod skip;
+pub mod tls;
 
 pub use skip::skip;
 
 use std::future::Future;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tcp_serve::{service_fn, Connection, Family, Inet, InetServer, Server};
+use tcp_serve::{service_fn, Connection, Family, Inet, InetServer, Server, WhereToListen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -57,6 +58,11 @@ pub fn echo<F: Family>() -> impl TestService<F> {
     })
 }
 
+/// Where most servers here listen: 127.0.0.1, a port the OS chooses.
+pub fn localhost() -> WhereToListen<Inet> {
+    WhereToListen::localhost_port_chosen_by_os()
+}
+
 /// Connects a TCP client to `server` on 127.0.0.1.
 pub async fn connect(server: &InetServer) -> TcpStream {
     within("connect", TcpStream::connect(("127.0.0.1", server.listening_on())))
@@ -76,16 +82,36 @@ where
 }
 
 /// Asserts the server ends the connection: a read sees EOF or a reset, within [`WAIT`].
-pub async fn assert_closed_by_server<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) {
-    let mut buf = [0; 64];
-    loop {
-        match within("the server to close the connection", stream.read(&mut buf)).await {
-            Ok(0) => return,
-            Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return,
-            Err(e) => panic!("reading from a closed connection failed oddly: {e}"),
+/// Returns what the server sent before it closed, and when the close was seen.
+pub async fn assert_closed_by_server<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+) -> (Vec<u8>, Instant) {
+    let mut received = Vec::new();
+    let mut buf = [0; 4096];
+    within("the server to close the connection", async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) => return (received, Instant::now()),
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    return (received, Instant::now())
+                }
+                Err(e) => panic!("reading from a closed connection failed oddly: {e}"),
+            }
         }
+    })
+    .await
+}
+
+/// Connects to 127.0.0.1:`port` and asserts the connect is refused (`ConnectionRefused`,
+/// within [`WAIT`]); returns how long the refusal took.
+pub async fn assert_refused(port: u16) -> Duration {
+    let started = Instant::now();
+    match within("a refused connect", TcpStream::connect(("127.0.0.1", port))).await {
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}"),
+        Ok(_) => panic!("a connect to port {port} was accepted; it should have been refused"),
     }
+    started.elapsed()
 }
 
 /// Asserts no byte and no EOF arrives for [`QUIET`]: the connection is open and unserved.

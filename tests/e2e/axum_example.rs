@@ -45,30 +45,7 @@ async fn axum_example_serves_its_routes_over_http1_and_http2_and_reuses_connecti
 
 #[tokio::test]
 async fn axum_example_finishes_a_request_in_flight_during_a_drain_refuses_new_ones_and_exits_0() {
-    if !tool("curl", "curl") {
-        return;
-    }
-    let mut example = start("axum", &["--listen", "127.0.0.1:0"], &[]).await;
-    let address = example.address.clone();
-    let slow = curl_command(&format!("http://{address}/slow?ms=1500"), &["--http1.1"])
-        .spawn()
-        .expect("start curl");
-    // The request has reached the handler: it is in flight.
-    example.stdout_line("sleeping 1500 ms").await;
-
-    example.signal("TERM");
-    example.stderr_line("stopped accepting").await;
-    let refused = within("a connect during the drain", TcpStream::connect(&address)).await;
-    let error = refused.expect_err("a new connection during the drain was accepted");
-    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused, "{error}");
-
-    let reply = curl_result(within("the slow reply", slow.wait_with_output()).await.expect("curl"));
-    assert_eq!((reply.code, reply.status), (Some(0), 200), "{reply:?}");
-    assert_eq!(reply.body, "slept 1500 ms\n");
-
-    assert_eq!(example.stdout_line("axum: stopped").await, "axum: stopped (Gracefully)");
-    let status = example.exited().await;
-    assert!(status.success(), "the example exited with {status}");
+    assert_drains_a_request_in_flight("axum", "sleeping 1500 ms").await;
 }
 
 #[tokio::test]

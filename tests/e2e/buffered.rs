@@ -418,11 +418,13 @@ async fn framing_with_a_lines_codec_echoes_lines_until_the_client_is_done() {
     close_with_live(server, 0).await;
 }
 
-/// A `BufferingLayer::new()` connection over a pipe whose other end never reads (it holds
-/// 64 bytes), whose handler writes 1 KiB and then, if `flush`, flushes: on paused time,
-/// how long it took to end and how.
-async fn a_peer_that_never_reads(flush: bool) -> (Duration, BoxError) {
-    let mut buffered = BufferingLayer::new().layer(service_fn(
+/// A connection through `layer` over a pipe whose other end never reads (it holds 64
+/// bytes), whose handler writes 1 KiB and then, if `flush`, flushes: how it ended.
+async fn written_to_a_peer_that_never_reads(
+    layer: BufferingLayer,
+    flush: bool,
+) -> Result<(), BoxError> {
+    let mut buffered = layer.layer(service_fn(
         move |(_peer, _reader, mut writer): BufferedConnection<(), DuplexStream>| async move {
             writer.write_all(&[b'x'; 1024]).await?;
             if flush {
@@ -432,8 +434,14 @@ async fn a_peer_that_never_reads(flush: bool) -> (Duration, BoxError) {
         },
     ));
     let (_never_reads, server_side) = tokio::io::duplex(64);
+    buffered.call(((), server_side)).await
+}
+
+/// [`written_to_a_peer_that_never_reads`] with `BufferingLayer::new()`, on paused time: how
+/// long it took to end and how.
+async fn a_peer_that_never_reads(flush: bool) -> (Duration, BoxError) {
     let started = tokio::time::Instant::now();
-    let ended = buffered.call(((), server_side)).await;
+    let ended = written_to_a_peer_that_never_reads(BufferingLayer::new(), flush).await;
     (started.elapsed(), ended.expect_err("the bytes never reached the peer"))
 }
 
@@ -458,4 +466,14 @@ async fn by_default_the_last_bytes_get_30_s_after_the_handler_returns() {
     assert_eq!(io_error.kind(), io::ErrorKind::TimedOut, "{error}");
     assert!(BufferAgeLimitExceeded::find(io_error).is_none(), "not the age limit: {error}");
     assert!(error.to_string().contains("within 30 s"), "{error}");
+}
+
+/// On paused time: with `BufferAgeLimit::Unlimited`, a handler flushing to a peer that does
+/// not read is still waiting an hour later (the default limit would end it at 2 min).
+#[tokio::test(start_paused = true)]
+async fn without_an_age_limit_a_write_the_peer_never_takes_still_waits_an_hour_later() {
+    let unlimited = BufferingLayer::new().buffer_age_limit(BufferAgeLimit::Unlimited);
+    let written = written_to_a_peer_that_never_reads(unlimited, true);
+    let ended = tokio::time::timeout(Duration::from_secs(3600), written).await;
+    assert!(ended.is_err(), "the write ended without an age limit: {ended:?}");
 }

@@ -41,7 +41,10 @@ async fn echo_example_reports_a_port_in_use_and_exits_1() {
     let address = taken.local_addr().expect("its address").to_string();
     let output = within(
         "the example to fail",
-        Command::new(example_binary("echo")).args(["--listen", &address]).output(),
+        Command::new(example_binary("echo"))
+            .args(["--listen", &address])
+            .kill_on_drop(true)
+            .output(),
     )
     .await
     .expect("run the example");

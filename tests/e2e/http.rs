@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use common::curl::*;
 use common::example::tool;
+use common::tls::{tls_configs, tls_connect};
 use common::*;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tcp_serve::http::{Http, Peer};
-use tcp_serve::{BoxError, Drained, Inet, InetServer, OnHandlerError, Serve, WhereToListen};
+use tcp_serve::{BoxError, Drained, InetServer, OnHandlerError, Serve};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
@@ -116,10 +117,6 @@ fn http(
     Http::new(service).header_read_timeout(HEADER_TIMEOUT)
 }
 
-fn localhost() -> WhereToListen<Inet> {
-    WhereToListen::localhost_port_chosen_by_os()
-}
-
 fn url(server: &InetServer, path: &str) -> String {
     format!("http://127.0.0.1:{}{path}", server.listening_on())
 }
@@ -127,17 +124,7 @@ fn url(server: &InetServer, path: &str) -> String {
 /// Everything the server sent until it closed the connection (a reset after the last bytes
 /// counts as closing: the server closes with the rest of an oversized request unread).
 async fn read_until_closed<S: AsyncRead + Unpin>(stream: &mut S) -> String {
-    let mut received = Vec::new();
-    let mut buf = [0; 4096];
-    loop {
-        match within("the server to close the connection", stream.read(&mut buf)).await {
-            Ok(0) => break,
-            Ok(n) => received.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading failed: {e}"),
-        }
-    }
-    String::from_utf8_lossy(&received).into_owned()
+    String::from_utf8_lossy(&assert_closed_by_server(stream).await.0).into_owned()
 }
 
 /// Reads one HTTP/1.1 response: its head and a body of `content-length` bytes.
@@ -175,7 +162,7 @@ async fn answers_curl_over_http1_and_http2_with_the_peer_in_each_request() {
     }
     let metrics = server.metrics();
     assert_eq!((metrics.accepted, metrics.failed, metrics.rejected), (2, 0, 0), "{metrics:?}");
-    server.close().await;
+    within("close", server.close()).await;
 }
 
 #[tokio::test]
@@ -194,7 +181,7 @@ async fn what_the_service_logs_is_in_the_connection_span_on_http1_and_http2() {
         let reply = curl(&url(&server, "/log"), &[flag]).await;
         assert_eq!((reply.code, reply.status), (Some(0), 200), "{reply:?}");
     }
-    server.close().await;
+    within("close", server.close()).await;
     let text = log.text();
     let logged: Vec<_> = text.lines().filter(|line| line.contains("the service logs")).collect();
     assert_eq!(logged.len(), 2, "{text}");
@@ -220,7 +207,7 @@ async fn an_upgraded_connection_counts_until_the_service_drops_its_socket() {
     assert_eq!(server.num_connections(), 1, "the upgraded connection left the count");
     drop(client);
     until_connections(&server, 0).await;
-    server.close().await;
+    within("close", server.close()).await;
 }
 
 #[tokio::test]
@@ -240,7 +227,7 @@ async fn curl_sends_two_requests_on_one_keep_alive_connection() {
     assert!(peer.starts_with("127.0.0.1:"), "{reply:?}");
     // curl has exited, so the server has accepted all it will.
     assert_eq!(server.metrics().accepted, 1, "one connection for both requests");
-    server.close().await;
+    within("close", server.close()).await;
 }
 
 #[tokio::test]
@@ -290,7 +277,7 @@ async fn bad_input_is_rejected_and_never_a_handler_error() {
     assert!(!server.is_closed(), "bad input stopped a server under OnHandlerError::Raise");
     let reply = curl(&url(&server, "/"), &[]).await;
     assert_eq!((reply.code, reply.status), (Some(0), 200), "still serving: {reply:?}");
-    server.close().await;
+    within("close", server.close()).await;
 }
 
 #[tokio::test]
@@ -328,7 +315,7 @@ async fn a_failing_or_panicking_service_is_a_handler_error_on_http1_and_http2_an
     let metrics = server.metrics();
     assert_eq!((metrics.failed, metrics.rejected), (3, 0), "{metrics:?}");
     assert!(reported.try_recv().is_err(), "the 500 went to the error policy");
-    server.close().await;
+    within("close", server.close()).await;
 }
 
 /// HTTP/2 frame types and flags, as far as the GOAWAY test needs them.
@@ -387,12 +374,7 @@ async fn a_drain_sends_http2_clients_goaway_and_lets_their_requests_finish() {
     let drain = server.drain(WAIT);
     let frames = h2_frames(&mut idle, false).await;
     assert!(frames.contains(&GOAWAY), "the idle client got no GOAWAY: frame types {frames:?}");
-    let refused = within(
-        "a connect during the drain",
-        TcpStream::connect(("127.0.0.1", server.listening_on())),
-    )
-    .await;
-    assert!(refused.is_err(), "a new connection during the drain was accepted");
+    assert_refused(server.listening_on()).await;
     let reply = curl_result(within("the slow reply", slow.wait_with_output()).await.expect("curl"));
     assert_eq!(
         (reply.code, reply.status, reply.body.as_str()),
@@ -424,25 +406,8 @@ async fn a_drain_deadline_drops_http2_requests_in_flight_with_their_connection()
 
 #[tokio::test]
 async fn behind_the_tls_layer_a_drain_closes_an_idle_keep_alive_connection_at_once() {
-    use tcp_serve::tls::rustls;
-    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert = generated.cert.der().clone();
-    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(generated.key_pair.serialize_der());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server_config = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key.into())
-        .unwrap();
+    let (mut server_config, mut client_config) = tls_configs();
     server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let mut client_config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
     client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
 
     // The default header read timeout (30 s): only the drain can close the idle connection
@@ -454,11 +419,7 @@ async fn behind_the_tls_layer_a_drain_closes_an_idle_keep_alive_connection_at_on
         .serve(Http::new(service))
         .await
         .unwrap();
-    let tcp = connect(&server).await;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
-    let mut tls = within("the handshake", connector.connect("localhost".try_into().unwrap(), tcp))
-        .await
-        .expect("a TLS handshake");
+    let mut tls = tls_connect(client_config, connect(&server).await).await.expect("a handshake");
     tls.write_all(b"GET /peer HTTP/1.1\r\nhost: localhost\r\n\r\n").await.unwrap();
     let response = read_response(&mut tls).await;
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");

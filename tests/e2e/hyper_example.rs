@@ -5,8 +5,6 @@ use crate::common;
 
 use common::curl::*;
 use common::example::*;
-use common::within;
-use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn hyper_example_answers_curl_over_http1_and_http2() {
@@ -48,28 +46,5 @@ async fn hyper_example_answers_curl_over_a_unix_socket() {
 
 #[tokio::test]
 async fn hyper_example_finishes_a_request_in_flight_during_a_drain_and_refuses_new_ones() {
-    if !tool("curl", "curl") {
-        return;
-    }
-    let mut example = start("hyper", &["--listen", "127.0.0.1:0"], &[]).await;
-    let address = example.address.clone();
-    let slow = curl_command(&format!("http://{address}/slow?ms=1500"), &["--http1.1"])
-        .spawn()
-        .expect("start curl");
-    // The request has reached the handler: it is in flight.
-    example.stdout_line("GET /slow?ms=1500").await;
-
-    example.signal("TERM");
-    example.stderr_line("stopped accepting").await;
-    let refused = within("a connect during the drain", TcpStream::connect(&address)).await;
-    let error = refused.expect_err("a new connection during the drain was accepted");
-    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused, "{error}");
-
-    let reply = curl_result(within("the slow reply", slow.wait_with_output()).await.expect("curl"));
-    assert_eq!((reply.code, reply.status), (Some(0), 200), "{reply:?}");
-    assert_eq!(reply.body, "slept 1500 ms\n");
-
-    assert_eq!(example.stdout_line("hyper: stopped").await, "hyper: stopped (Gracefully)");
-    let status = example.exited().await;
-    assert!(status.success(), "the example exited with {status}");
+    assert_drains_a_request_in_flight("hyper", "GET /slow?ms=1500").await;
 }

@@ -55,10 +55,6 @@ fn tcp_socket(domain: Domain) -> Socket {
     Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).expect("create a TCP socket")
 }
 
-fn localhost() -> WhereToListen<Inet> {
-    WhereToListen::localhost_port_chosen_by_os()
-}
-
 #[tokio::test]
 async fn listens_on_all_interfaces_on_a_port_the_os_chooses() {
     let server = serve_echo(WhereToListen::port_chosen_by_os()).await;

@@ -21,6 +21,9 @@ use tokio::sync::mpsc;
 /// A header from a balancer naming the client 192.0.2.7:4242.
 const HEADER: &[u8] = b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 7878\r\n";
 
+/// The echo example's PROXY header timeout: the layer's default.
+const EXAMPLE_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Starts the echo example with `--say-peer` and the PROXY flags given.
 async fn echo_example(proxy_flags: &[&str]) -> Example {
     let mut args = vec!["--listen", "127.0.0.1:0", "--say-peer"];
@@ -108,10 +111,18 @@ async fn a_source_not_trusted_cannot_name_a_client() {
     let mut proxied = haproxy.connect().await;
     assert_eq!(line(&mut proxied).await, format!("peer {}", local(&proxied)));
 
-    // A direct client from 127.0.0.1 forging a header is served as itself, the forgery as data.
+    // A direct client from 127.0.0.1 is asked for no header: greeted as itself before it
+    // says a word, well within the header timeout it would otherwise wait out.
+    let connected = Instant::now();
+    let mut silent = within("connect", TcpStream::connect(&optional.address)).await.unwrap();
+    assert_eq!(line(&mut silent).await, format!("peer {}", local(&silent)));
+    let took = connected.elapsed();
+    assert!(took < EXAMPLE_HEADER_TIMEOUT, "greeted after {took:?}: it waited for a header");
+    drop(silent);
+    // One forging a header (its first bytes) is served as itself, the forgery as data.
     let mut forger = within("connect", TcpStream::connect(&optional.address)).await.unwrap();
-    assert_eq!(line(&mut forger).await, format!("peer {}", local(&forger)), "greeted at once");
     forger.write_all(HEADER).await.unwrap();
+    assert_eq!(line(&mut forger).await, format!("peer {}", local(&forger)), "the forgery named it");
     assert_eq!(format!("{}\n", line(&mut forger).await).as_bytes(), HEADER, "echoed as data");
     optional.stop_with("TERM").await;
 

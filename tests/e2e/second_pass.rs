@@ -7,11 +7,11 @@ use crate::common;
 
 use common::child::{is_child, run_child};
 use common::log::CapturedLog;
+use common::tls::{tls_configs, tls_connect};
 use common::*;
 
 use std::future::IntoFuture;
 use std::io;
-use std::os::unix::net::UnixListener as StdUnixListener;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
@@ -21,24 +21,12 @@ use tcp_serve::io::{BufferAgeLimit, BufferedConnection, BufferingLayer};
 use tcp_serve::layer::OnHandlerError;
 use tcp_serve::tower::{layer::layer_fn, Layer, Service, ServiceBuilder};
 use tcp_serve::{
-    service_fn, Acceptor, BoxError, Connection, Drained, Error, ExistingConnections,
-    HandlerPanicked, Inet, InetServer, Listener, Serve, ServerError, WhereToListen,
+    service_fn, Acceptor, BoxError, Connection, Drained, Error, ExistingConnections, Inet,
+    InetServer, Listener, Serve, ServerError, WhereToListen,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc as tokio_mpsc;
-
-fn localhost() -> WhereToListen<Inet> {
-    WhereToListen::localhost_port_chosen_by_os()
-}
-
-async fn assert_refused(server: &InetServer) {
-    let connected = within("a connect", TcpStream::connect(("127.0.0.1", server.listening_on())));
-    match connected.await {
-        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}"),
-        Ok(_) => panic!("a connection was accepted by a server that should be closed"),
-    }
-}
 
 /// A service whose `poll_ready` panics once `broken` is set.
 #[derive(Clone)]
@@ -91,7 +79,7 @@ async fn a_panic_in_the_accept_loop_stops_the_server_as_raise_does() {
         other => panic!("expected the acceptor's panic, got {other:?}"),
     }
     assert!(server.is_closed());
-    assert_refused(&server).await;
+    assert_refused(server.listening_on()).await;
     assert_echoes(&mut first, b"the connection accepted before carries on").await;
     let logged = log.text();
     assert!(
@@ -188,7 +176,7 @@ fn binding_a_unix_path_whose_server_has_a_full_backlog_does_not_block() {
         Err(Error::AddrInUse { .. }) => {}
         other => panic!("expected AddrInUse, got {other:?}"),
     }
-    drop((busy, queued, StdUnixListener::bind(dir.path().join("unused.sock"))));
+    drop((busy, queued));
 }
 
 /// What the error policy was told, in order.
@@ -323,7 +311,7 @@ async fn a_drain_starts_when_called_and_ends_unawaited() {
     assert!(signal.is_requested(), "the handlers are told at once");
     assert!(server.is_closed(), "the listener is closing at once");
     within("the listener to close", server.close_finished()).await;
-    assert_refused(&server).await;
+    assert_refused(server.listening_on()).await;
     // The deadline passes with nobody awaiting the drain: the connection is closed.
     assert_closed_by_server(&mut client).await;
 }
@@ -375,9 +363,7 @@ async fn a_service_behind_the_tls_layer_is_not_called_after_close() {
     until_connections(&server, 1).await;
     // ...when the server closes.
     within("close", server.close()).await;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
-    let name = "localhost".try_into().unwrap();
-    if let Ok(mut tls) = within("the handshake", connector.connect(name, tcp)).await {
+    if let Ok(mut tls) = tls_connect(client_config, tcp).await {
         let mut buf = [0; 1];
         let read = within("the server to end the connection", tls.read(&mut buf)).await;
         assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
@@ -402,28 +388,6 @@ async fn close_with_close_cannot_close_a_stream_moved_into_another_task() {
     within("close", server.close_with(ExistingConnections::Close)).await;
     assert_eq!(server.num_connections(), 0, "the handler itself has long returned");
     assert_echoes(&mut client, b"still served: out of the server's reach").await;
-}
-
-fn tls_configs() -> (tcp_serve::tls::rustls::ServerConfig, tokio_rustls::rustls::ClientConfig) {
-    use tcp_serve::tls::rustls;
-    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert = generated.cert.der().clone();
-    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(generated.key_pair.serialize_der());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key.into())
-        .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (server, client)
 }
 
 /// The shape: a stack built by hand, in an order `Serve` does not use, keeps the server's
@@ -456,7 +420,7 @@ async fn a_hand_built_stack_sheds_load_outside_the_limit_and_keeps_the_handle() 
     assert_echoes(&mut connect(&server).await, b"a slot again").await;
     let drained = within("the drain", server.drain(Duration::from_secs(5))).await;
     assert_eq!(drained, Drained::Gracefully);
-    assert_refused(&server).await;
+    assert_refused(server.listening_on()).await;
 }
 
 /// A hand-built stack without an error policy: a connection's error stops the server.
@@ -475,6 +439,5 @@ async fn without_an_error_policy_a_failed_connection_raises() {
         }
         other => panic!("expected the connection's error, got {other:?}"),
     }
-    assert_refused(&server).await;
-    let _ = HandlerPanicked::message;
+    assert_refused(server.listening_on()).await;
 }

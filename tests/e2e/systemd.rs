@@ -59,8 +59,7 @@ async fn activate(listen: &str, tool_args: &[&str], example_args: &[&str]) -> Op
 /// before the tool binds it (no port 0 for the tool), so a refusal picks another.
 async fn activate_tcp(tool_args: &[&str], example_args: &[&str]) -> (Example, String) {
     for _ in 0..3 {
-        let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let address = address.to_string();
+        let address = format!("127.0.0.1:{}", free_port());
         if let Some(activator) = activate(&address, tool_args, example_args).await {
             return (activator, address);
         }
@@ -199,7 +198,9 @@ async fn sockets_the_example_cannot_serve_are_reported_and_the_client_is_closed(
         let connected = within("connect", TcpStream::connect(&address)).await;
         activator.stderr_line(error).await;
         match connected {
-            Ok(mut client) => assert_closed_by_server(&mut client).await,
+            Ok(mut client) => {
+                assert_closed_by_server(&mut client).await;
+            }
             // Closed before the connect had finished: reset in the handshake's wake.
             Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
         }
@@ -230,7 +231,8 @@ async fn bad_listen_variables_and_descriptors_are_reported_not_served() {
             Some(count) => command.env("LISTEN_FDS", count),
             None => command.env_remove("LISTEN_FDS"),
         };
-        let output = within("the example to fail", command.output()).await.expect("run it");
+        let output = command.kill_on_drop(true).output();
+        let output = within("the example to fail", output).await.expect("run it");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{script}: {stderr}");
         assert!(stderr.contains(error), "{script}: stderr was {stderr}");
@@ -246,8 +248,8 @@ async fn passed_sockets_are_taken_by_name_once_and_the_environment_is_cleared() 
     }
     let dir = tempfile::tempdir().unwrap();
     let admin = dir.path().join("admin.sock");
-    let web = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let (web, admin) = (web.to_string(), admin.to_str().unwrap().to_owned());
+    let web = format!("127.0.0.1:{}", free_port());
+    let admin = admin.to_str().unwrap().to_owned();
     let tool_args = format!(
         "-l {web} -l {admin} --fdname=web:admin -E {CHILD_ENV} -E PATH \
          -E EXPECT_WEB={web} -E EXPECT_ADMIN={admin}"
@@ -342,7 +344,7 @@ async fn the_unit_files_pass_systemd_analyze_verify() {
     }
     let output = within(
         "systemd-analyze verify",
-        Command::new("systemd-analyze").arg("verify").args(&units).output(),
+        Command::new("systemd-analyze").arg("verify").args(&units).kill_on_drop(true).output(),
     )
     .await
     .expect("run systemd-analyze");

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::example::tool;
-use common::{assert_echoes, connect, until_connections, within};
+use common::{assert_closed_by_server, assert_echoes, connect, until_connections, within};
 use tcp_serve::timeout::{
     BelowMinRate, FirstByteTimeout, FirstByteTimeoutLayer, IdleTimeout, IdleTimeoutLayer,
     LifetimeExceeded, MaxLifetimeLayer, MinRateLayer, ReadTimeout, ReadTimeoutLayer,
@@ -114,18 +114,7 @@ impl Drip {
 
 /// Asserts `stream` is closed by the server, and returns when that was seen.
 async fn closed_at(stream: &mut TcpStream) -> Instant {
-    let mut buf = [0; 256];
-    within("the server to close the connection", async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) => return Instant::now(),
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Instant::now(),
-                Err(e) => panic!("reading failed oddly: {e}"),
-            }
-        }
-    })
-    .await
+    assert_closed_by_server(stream).await.1
 }
 
 /// Asserts `took` is `limit`, give or take: never early, and not more than [`LATE`] late.

@@ -132,18 +132,21 @@ async fn tls_example_closes_a_stalled_handshake_and_frees_its_connection_slot() 
     let ca = dir.path().join("cert.pem");
     let served = s_client_echo(&example.address, &ca, "after the staller");
 
-    // The staller is closed at the handshake timeout, and then the real client is served.
-    let ((), echoed) = tokio::join!(
+    // The staller is closed at the handshake timeout, and then the real client is served:
+    // not before, as it holds the only slot till then.
+    let (staller_closed, (echoed, echoed_at)) = tokio::join!(
         async {
-            assert_closed_by_server(&mut staller).await;
+            let (_, closed_at) = assert_closed_by_server(&mut staller).await;
             assert!(
                 started.elapsed() >= HANDSHAKE_TIMEOUT,
                 "the staller was closed after {:?}, before the handshake timeout",
                 started.elapsed()
             );
+            closed_at
         },
-        served
+        async { (served.await, Instant::now()) }
     );
+    assert!(echoed_at >= staller_closed, "served while the staller held the only slot");
     assert_eq!(echoed, "after the staller\n");
     example.stop_with("TERM").await;
 }

@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use common::tls::{tls_configs, tls_connect};
 use common::*;
 
 use std::io;
@@ -22,28 +23,6 @@ use tower::{Layer, Service, ServiceExt};
 /// it (any value does); the real client's must finish within it, under load too: a
 /// loopback handshake takes milliseconds, so 2 s holds with a wide margin.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// A server certificate for `localhost`, and a client that trusts only it.
-fn tls_configs() -> (rustls::ServerConfig, rustls::ClientConfig) {
-    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert = generated.cert.der().clone();
-    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(generated.key_pair.serialize_der());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key.into())
-        .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (server, client)
-}
 
 /// An echo server behind `TlsLayer`, under `Raise`, counting the calls of its service.
 async fn serve_tls_echo(config: rustls::ServerConfig, calls: &Arc<AtomicUsize>) -> InetServer {
@@ -84,10 +63,7 @@ async fn a_failed_or_stalled_handshake_is_rejected_and_never_raised() {
     assert_eq!(calls.load(Ordering::SeqCst), 0, "no handshake reached the service");
 
     // A real client is still served.
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
-    let tcp = connect(&server).await;
-    let name = "localhost".try_into().unwrap();
-    let mut tls = within("the handshake", connector.connect(name, tcp)).await.expect("a handshake");
+    let mut tls = tls_connect(client_config, connect(&server).await).await.expect("a handshake");
     assert_echoes(&mut tls, b"hello over tls").await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // A clean goodbye (close_notify): a TLS peer that just vanished would be the echo

@@ -41,10 +41,6 @@ fn tcp_socket(domain: Domain) -> Socket {
     Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).expect("create a TCP socket")
 }
 
-fn localhost() -> WhereToListen<Inet> {
-    WhereToListen::localhost_port_chosen_by_os()
-}
-
 fn unix(path: &Path) -> Serve<Unix> {
     Serve::new(WhereToListen::unix(path))
 }
