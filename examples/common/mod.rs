@@ -4,6 +4,7 @@
 // Each example uses the parts it needs.
 #![allow(dead_code)]
 
+use std::error::Error;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -122,18 +123,21 @@ pub fn log_to_stderr() {
         .init();
 }
 
-/// The example's exit code: 0, or 1 after printing the error and each of its causes.
-pub fn exit_code(
-    name: &str,
-    result: Result<(), Box<dyn std::error::Error>>,
-) -> std::process::ExitCode {
-    let Err(error) = result else { return std::process::ExitCode::SUCCESS };
-    eprint!("{name}: {error}");
+/// `error` and each of its causes, joined by `: `.
+pub fn report(error: &dyn Error) -> String {
+    let mut report = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        eprint!(": {cause}");
+        report.push_str(": ");
+        report.push_str(&cause.to_string());
         source = cause.source();
     }
-    eprintln!();
+    report
+}
+
+/// The example's exit code: 0, or 1 after printing the error and each of its causes.
+pub fn exit_code(name: &str, result: Result<(), Box<dyn Error>>) -> std::process::ExitCode {
+    let Err(error) = result else { return std::process::ExitCode::SUCCESS };
+    eprintln!("{name}: {}", report(&*error));
     std::process::ExitCode::FAILURE
 }
