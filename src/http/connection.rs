@@ -8,7 +8,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::oneshot;
 use tower::Service;
 
 use super::executor::ConnectionExecutor;
@@ -51,8 +50,7 @@ where
         };
         let shared = Arc::new(Shared::default());
         let requests = Requests::new(service, peer, Arc::clone(&shared));
-        let (dropped, socket_dropped) = oneshot::channel();
-        let io = TokioIo::new(Prefixed::new(prefix, io, dropped));
+        let io = TokioIo::new(Prefixed::new(prefix, io, Arc::clone(&shared)));
         let served = {
             // With upgrades, so that axum's WebSockets (and any `hyper::upgrade::on`) work.
             let connection = builder.serve_connection_with_upgrades(io, requests);
@@ -89,7 +87,7 @@ where
         // hyper has let go of the socket, unless an upgrade handed it to the service: then
         // the connection lasts (and counts against `max_connections`) until the service
         // drops it.
-        let _ = socket_dropped.await;
+        shared.until_stream_dropped().await;
         result
     }
 }
@@ -152,7 +150,7 @@ impl Ending {
         }
         match served {
             Ok(()) => Ending::Clean,
-            Err(error) => match classify(&*error, shared.requests()) {
+            Err(error) => match classify(&*error, shared.served()) {
                 Blame::Nobody => Ending::Clean,
                 Blame::Client => Ending::Rejected(error),
                 Blame::Network => Ending::ClientGone(error),
@@ -169,8 +167,9 @@ enum Blame {
     Handler,
 }
 
-/// Whose fault the error that ended a connection is, after `requests` requests on it.
-fn classify(error: &(dyn StdError + 'static), requests: u64) -> Blame {
+/// Whose fault the error that ended a connection is; `served` says whether the connection
+/// passed a request to the service.
+fn classify(error: &(dyn StdError + 'static), served: bool) -> Blame {
     if let Some(error) = error.downcast_ref::<hyper::Error>() {
         if error.is_user() {
             Blame::Handler
@@ -178,10 +177,10 @@ fn classify(error: &(dyn StdError + 'static), requests: u64) -> Blame {
             Blame::Client
         } else if error.is_timeout() {
             // hyper's header read timeout also ends an idle keep-alive connection.
-            if requests == 0 {
-                Blame::Client
-            } else {
+            if served {
                 Blame::Nobody
+            } else {
+                Blame::Client
             }
         } else {
             // Incomplete messages, I/O errors, HTTP/2 errors, failed body reads.

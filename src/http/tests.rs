@@ -10,7 +10,6 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::oneshot::error::TryRecvError;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower::Service;
@@ -296,14 +295,21 @@ async fn the_version_check_reads_only_until_the_bytes_decide() {
     assert_eq!(prefix, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "the preface, not a byte more");
 
     // What was read is read again, first.
-    let (dropped, mut socket_dropped) = tokio::sync::oneshot::channel();
-    let mut prefixed = Prefixed::new(prefix, stream, dropped);
+    let shared = Arc::new(Shared::default());
+    let mut prefixed = Prefixed::new(prefix, stream, Arc::clone(&shared));
     let mut read = vec![0; 24 + "and the first frame".len()];
     prefixed.read_exact(&mut read).await.unwrap();
     assert_eq!(read, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nand the first frame");
-    assert!(socket_dropped.try_recv().is_err_and(|e| e == TryRecvError::Empty));
+    let mut stream_dropped = tokio_test::task::spawn(shared.until_stream_dropped());
+    tokio_test::assert_pending!(stream_dropped.poll());
     drop(prefixed);
-    assert_eq!(socket_dropped.try_recv(), Err(TryRecvError::Closed), "dropping it says so");
+    assert!(stream_dropped.is_woken(), "dropping it says so");
+    tokio_test::assert_ready!(stream_dropped.poll());
+
+    // Dropped before the connection waits (as when hyper lets go of it): no wait at all.
+    let (_client, stream) = tokio::io::duplex(1024);
+    drop(Prefixed::new(Vec::new(), stream, Arc::clone(&shared)));
+    tokio_test::assert_ready!(tokio_test::task::spawn(shared.until_stream_dropped()).poll());
 }
 
 #[test]
