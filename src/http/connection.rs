@@ -1,4 +1,3 @@
-use std::error::Error as StdError;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,17 +16,19 @@ use crate::dispatch::Dispatch;
 use crate::error::BoxError;
 use crate::layer::graceful::ShutdownSignal;
 
-/// One connection to serve HTTP on, with all it needs.
-pub(super) struct Connection<S, A, Io> {
-    pub(super) service: S,
-    pub(super) peer: A,
-    pub(super) io: Io,
-    pub(super) builder: Arc<auto::Builder<ConnectionExecutor>>,
-    pub(super) header_read_timeout: Option<Duration>,
-    pub(super) dispatch: Dispatch,
-}
-
-impl<S, B, A, Io> Connection<S, A, Io>
+/// Serves HTTP on one connection until the client leaves, the connection fails, or a drain
+/// has let the requests in flight finish. `Err` only for a handler error (see [`Ending`]).
+///
+/// `dispatch` is the server that called the stack: its drain signal, and its count of
+/// rejected connections.
+pub(super) async fn serve<S, B, A, Io>(
+    service: S,
+    peer: A,
+    mut io: Io,
+    builder: Arc<auto::Builder<ConnectionExecutor>>,
+    header_read_timeout: Option<Duration>,
+    dispatch: Dispatch,
+) -> Result<(), BoxError>
 where
     S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -38,58 +39,51 @@ where
     A: Clone + Send + Sync + 'static,
     Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    /// Serves HTTP until the client leaves, the connection fails, or a drain has let the
-    /// requests in flight finish. `Err` only for a handler error (see [`Ending`]).
-    pub(super) async fn serve(self) -> Result<(), BoxError> {
-        let Connection { service, peer, mut io, builder, header_read_timeout, dispatch } = self;
-        let mut drain = dispatch.shutdown_signal();
-
-        let Some(prefix) = first_bytes(&mut io, header_read_timeout, &mut drain, &dispatch).await
-        else {
-            return Ok(());
+    let mut drain = dispatch.shutdown_signal();
+    let Some(prefix) = first_bytes(&mut io, header_read_timeout, &mut drain, &dispatch).await
+    else {
+        return Ok(());
+    };
+    let shared = Arc::new(Shared::default());
+    let requests = Requests::new(service, peer, Arc::clone(&shared));
+    let io = TokioIo::new(Prefixed::new(prefix, io, Arc::clone(&shared)));
+    let served = {
+        // With upgrades, so that axum's WebSockets (and any `hyper::upgrade::on`) work.
+        let connection = builder.serve_connection_with_upgrades(io, requests);
+        tokio::pin!(connection);
+        let stop = tokio::select! {
+            served = connection.as_mut() => Ok(served),
+            () = requested(&mut drain) => Err("a drain began"),
+            () = shared.failed.notified() => Err("the service failed"),
         };
-        let shared = Arc::new(Shared::default());
-        let requests = Requests::new(service, peer, Arc::clone(&shared));
-        let io = TokioIo::new(Prefixed::new(prefix, io, Arc::clone(&shared)));
-        let served = {
-            // With upgrades, so that axum's WebSockets (and any `hyper::upgrade::on`) work.
-            let connection = builder.serve_connection_with_upgrades(io, requests);
-            tokio::pin!(connection);
-            let stop = tokio::select! {
-                served = connection.as_mut() => Ok(served),
-                () = requested(&mut drain) => Err("a drain began"),
-                () = shared.failed.notified() => Err("the service failed"),
-            };
-            match stop {
-                Ok(served) => served,
-                Err(why) => {
-                    tracing::debug!("{why}: finishing the requests in flight, then closing");
-                    // HTTP/1: the request in flight is answered, then the connection closes;
-                    // an idle one closes at once. HTTP/2: GOAWAY, and the open streams finish.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
+        match stop {
+            Ok(served) => served,
+            Err(why) => {
+                tracing::debug!("{why}: finishing the requests in flight, then closing");
+                // HTTP/1: the request in flight is answered, then the connection closes;
+                // an idle one closes at once. HTTP/2: GOAWAY, and the open streams finish.
+                connection.as_mut().graceful_shutdown();
+                connection.await
             }
-        };
-        let result = match Ending::of(served, &shared) {
-            Ending::Clean => Ok(()),
-            Ending::Rejected(error) => {
-                tracing::debug!(%error, "bad request from the client; closed");
-                dispatch.reject();
-                Ok(())
-            }
-            Ending::ClientGone(error) => {
-                tracing::debug!(%error, "the connection ended early");
-                Ok(())
-            }
-            Ending::Handler(error) => Err(error),
-        };
-        // hyper has let go of the socket, unless an upgrade handed it to the service: then
-        // the connection lasts (and counts against `max_connections`) until the service
-        // drops it.
-        shared.until_stream_dropped().await;
-        result
-    }
+        }
+    };
+    let result = match Ending::of(served, &shared) {
+        Ending::Clean => Ok(()),
+        Ending::Rejected(error) => {
+            tracing::debug!(%error, "bad request from the client; closed");
+            dispatch.reject();
+            Ok(())
+        }
+        Ending::ClientGone(error) => {
+            tracing::debug!(%error, "the connection ended early");
+            Ok(())
+        }
+        Ending::Handler(error) => Err(error),
+    };
+    // hyper has let go of the socket, unless an upgrade handed it to the service: then the
+    // connection lasts (and counts against `max_connections`) until the service drops it.
+    shared.until_stream_dropped().await;
+    result
 }
 
 /// The client's first bytes, enough to tell HTTP/2's preface from HTTP/1; `None` when the
@@ -150,52 +144,40 @@ impl Ending {
         }
         match served {
             Ok(()) => Ending::Clean,
-            Err(error) => match classify(&*error, shared.served()) {
-                Blame::Nobody => Ending::Clean,
-                Blame::Client => Ending::Rejected(error),
-                Blame::Network => Ending::ClientGone(error),
-                Blame::Handler => Ending::Handler(error),
-            },
+            Err(error) => classify(error, shared.served()),
         }
     }
 }
 
-enum Blame {
-    Nobody,
-    Client,
-    Network,
-    Handler,
-}
-
 /// Whose fault the error that ended a connection is; `served` says whether the connection
 /// passed a request to the service.
-fn classify(error: &(dyn StdError + 'static), served: bool) -> Blame {
-    if let Some(error) = error.downcast_ref::<hyper::Error>() {
-        if error.is_user() {
-            Blame::Handler
-        } else if error.is_parse() {
-            Blame::Client
-        } else if error.is_timeout() {
+fn classify(error: BoxError, served: bool) -> Ending {
+    if let Some(hyper_error) = error.downcast_ref::<hyper::Error>() {
+        if hyper_error.is_user() {
+            Ending::Handler(error)
+        } else if hyper_error.is_parse() {
+            Ending::Rejected(error)
+        } else if hyper_error.is_timeout() {
             // hyper's header read timeout also ends an idle keep-alive connection.
             if served {
-                Blame::Nobody
+                Ending::Clean
             } else {
-                Blame::Client
+                Ending::Rejected(error)
             }
         } else {
             // Incomplete messages, I/O errors, HTTP/2 errors, failed body reads.
-            Blame::Network
+            Ending::ClientGone(error)
         }
-    } else if let Some(error) = error.downcast_ref::<io::Error>() {
+    } else if let Some(io_error) = error.downcast_ref::<io::Error>() {
         // hyper-util's version check, cancelled by a graceful shutdown, says Interrupted.
-        if error.kind() == io::ErrorKind::Interrupted {
-            Blame::Nobody
+        if io_error.kind() == io::ErrorKind::Interrupted {
+            Ending::Clean
         } else {
-            Blame::Network
+            Ending::ClientGone(error)
         }
     } else {
         // Nothing else is known to end a connection; show it rather than hide it.
-        Blame::Handler
+        Ending::Handler(error)
     }
 }
 

@@ -12,7 +12,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower::Service;
 
-use super::connection::Connection;
+use super::connection;
 use super::executor::ConnectionExecutor;
 use crate::dispatch::Dispatch;
 use crate::error::BoxError;
@@ -96,13 +96,8 @@ impl<S> Http<S> {
     ///
     /// # Panics
     ///
-    /// If `max` is below 8192, the least hyper accepts.
+    /// If `max` is below hyper's minimum (8 KiB today): hyper's builder panics.
     pub fn http1_max_buf_size(mut self, max: usize) -> Self {
-        assert!(
-            max >= MIN_HTTP1_BUF_SIZE,
-            "http1_max_buf_size was given {max}, but hyper needs at least {MIN_HTTP1_BUF_SIZE} \
-             bytes to read a request head"
-        );
         self.builder_mut().http1().max_buf_size(max);
         self
     }
@@ -189,9 +184,6 @@ impl<S> Http<S> {
     }
 }
 
-/// hyper's least `max_buf_size`: it panics below.
-const MIN_HTTP1_BUF_SIZE: usize = 8192;
-
 impl<S: fmt::Debug> fmt::Debug for Http<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Http")
@@ -222,16 +214,14 @@ where
     }
 
     fn call(&mut self, (peer, io): (A, Io)) -> Self::Future {
-        let connection = Connection {
-            service: self.service.clone(),
+        Box::pin(connection::serve(
+            self.service.clone(),
             peer,
             io,
-            builder: Arc::clone(&self.builder),
-            header_read_timeout: self.header_read_timeout,
-            // Taken here, in `call`, where the server calling the stack is current: its drain
-            // signal and its count of rejected connections.
-            dispatch: Dispatch::current(),
-        };
-        Box::pin(connection.serve())
+            Arc::clone(&self.builder),
+            self.header_read_timeout,
+            // Taken here, in `call`, where the server calling the stack is current.
+            Dispatch::current(),
+        ))
     }
 }

@@ -322,3 +322,10 @@ fn how_a_connection_ended_decides_who_is_blamed() {
     assert!(matches!(Ending::of(Err("unknown".into()), &shared), Ending::Handler(_)));
     assert!(matches!(Ending::of(Ok(()), &shared), Ending::Clean));
 }
+
+#[test]
+#[should_panic(expected = "max_buf_size cannot be smaller")]
+fn a_max_buf_size_below_hypers_minimum_panics_in_hyper() {
+    // The adapter leaves the check to hyper, so that its minimum cannot drift from hyper's.
+    let _ = http().http1_max_buf_size(1024);
+}
