@@ -1,3 +1,4 @@
+use std::error::Error as StdError;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use super::request::{Requests, Shared};
 use crate::dispatch::Dispatch;
 use crate::error::BoxError;
 use crate::layer::graceful::ShutdownSignal;
+use crate::timeout::{BelowMinRate, FirstByteTimeout, IdleTimeout, ReadTimeout};
 
 /// Serves HTTP on one connection until the client leaves, the connection fails, or a drain
 /// has let the requests in flight finish. `Err` only for a handler error (see [`Ending`]).
@@ -70,7 +72,7 @@ where
     let result = match Ending::of(served, &shared) {
         Ending::Clean => Ok(()),
         Ending::Rejected(error) => {
-            tracing::debug!(%error, "bad request from the client; closed");
+            tracing::debug!(%error, "the client is to blame; closed");
             dispatch.reject();
             Ok(())
         }
@@ -107,6 +109,10 @@ async fn first_bytes<Io: AsyncRead + Unpin>(
     match read {
         Some(Ok(())) if !prefix.is_empty() => return Some(prefix),
         Some(Ok(())) => tracing::debug!("the client closed the connection without a request"),
+        Some(Err(error)) if timed_out_by_a_layer(&error) => {
+            tracing::debug!(%error, "timed out before the first request");
+            dispatch.reject();
+        }
         Some(Err(error)) => {
             tracing::debug!(%error, "the client went away before its first request");
         }
@@ -122,11 +128,13 @@ async fn first_bytes<Io: AsyncRead + Unpin>(
 #[derive(Debug)]
 pub(super) enum Ending {
     /// The client closed an idle connection, a drain closed it, or it sat idle between
-    /// requests for the header read timeout.
+    /// requests for the header read timeout (or its HTTP/2 client stopped answering pings).
     Clean,
     /// The client sent something that is not HTTP (hyper answered 400), a head too large
-    /// (431), or nothing complete before the header read timeout: bad input from the
-    /// network, counted in `Metrics::rejected`, never a handler error.
+    /// (431), or nothing complete before the header read timeout (or, on HTTP/2, stopped
+    /// answering pings before its first request), or one of the crate's timeout layers
+    /// failed its stream: bad input from the network, counted in `Metrics::rejected`,
+    /// never a handler error.
     Rejected(BoxError),
     /// The client reset or closed the connection mid-request, or HTTP/2 failed on the wire:
     /// the network's doing, logged at DEBUG only.
@@ -140,7 +148,13 @@ pub(super) enum Ending {
 impl Ending {
     pub(super) fn of(served: Result<(), BoxError>, shared: &Shared) -> Ending {
         if let Some(error) = shared.take_failure() {
-            return Ending::Handler(error);
+            // A service that passes on a body's read error with `?` fails because of the
+            // client when a timeout layer failed that read.
+            return if timed_out_by_a_layer(&*error) {
+                Ending::Rejected(error)
+            } else {
+                Ending::Handler(error)
+            };
         }
         match served {
             Ok(()) => Ending::Clean,
@@ -152,13 +166,17 @@ impl Ending {
 /// Whose fault the error that ended a connection is; `served` says whether the connection
 /// passed a request to the service.
 fn classify(error: BoxError, served: bool) -> Ending {
+    if timed_out_by_a_layer(&*error) {
+        return Ending::Rejected(error);
+    }
     if let Some(hyper_error) = error.downcast_ref::<hyper::Error>() {
         if hyper_error.is_user() {
             Ending::Handler(error)
         } else if hyper_error.is_parse() {
             Ending::Rejected(error)
         } else if hyper_error.is_timeout() {
-            // hyper's header read timeout also ends an idle keep-alive connection.
+            // hyper's header read timeout (or an unanswered HTTP/2 ping) also ends an idle
+            // keep-alive connection.
             if served {
                 Ending::Clean
             } else {
@@ -179,6 +197,16 @@ fn classify(error: BoxError, served: bool) -> Ending {
         // Nothing else is known to end a connection; show it rather than hide it.
         Ending::Handler(error)
     }
+}
+
+/// Whether `error` comes from one of the crate's stream timeout layers in front of the
+/// adapter: a client that held its connection without sending, as the server's limits
+/// define it.
+fn timed_out_by_a_layer(error: &(dyn StdError + 'static)) -> bool {
+    ReadTimeout::find(error).is_some()
+        || BelowMinRate::find(error).is_some()
+        || FirstByteTimeout::find(error).is_some()
+        || IdleTimeout::find(error).is_some()
 }
 
 /// Resolves once a drain has begun; never without a server.
