@@ -72,12 +72,12 @@ where
     let result = match Ending::of(served, &shared) {
         Ending::Clean => Ok(()),
         Ending::Rejected(error) => {
-            tracing::debug!(%error, "the client is to blame; closed");
+            tracing::debug!(error = &*error as &dyn StdError, "the client is to blame; closed");
             dispatch.reject();
             Ok(())
         }
         Ending::ClientGone(error) => {
-            tracing::debug!(%error, "the connection ended early");
+            tracing::debug!(error = &*error as &dyn StdError, "the connection ended early");
             Ok(())
         }
         Ending::Handler(error) => Err(error),
@@ -110,12 +110,13 @@ async fn first_bytes<Io: AsyncRead + Unpin>(
         Some(Ok(())) if !prefix.is_empty() => return Some(prefix),
         Some(Ok(())) => tracing::debug!("the client closed the connection without a request"),
         Some(Err(error)) if timed_out_by_a_layer(&error) => {
-            tracing::debug!(%error, "timed out before the first request");
+            tracing::debug!(error = &error as &dyn StdError, "timed out before the first request");
             dispatch.reject();
         }
-        Some(Err(error)) => {
-            tracing::debug!(%error, "the client went away before its first request");
-        }
+        Some(Err(error)) => tracing::debug!(
+            error = &error as &dyn StdError,
+            "the client went away before its first request"
+        ),
         None => {
             tracing::debug!(?timeout, "no request within the header read timeout; closing");
             dispatch.reject();

@@ -449,6 +449,8 @@ async fn a_head_stalled_past_a_read_timeout_layer_in_front_is_rejected() {
     use tower::Layer;
     const LIMIT: Duration = Duration::from_secs(2);
     let server = Arc::new(FakeServer::default());
+    let log = CapturedLog::default();
+    let _capturing = log.capture();
     let mut stack = crate::timeout::ReadTimeoutLayer::new(LIMIT).layer(http());
     let (mut client, connection) = connect(&mut stack, &server);
     client.write_all(b"GET / HTTP/1.1\r\nhost: te").await.unwrap();
@@ -457,4 +459,44 @@ async fn a_head_stalled_past_a_read_timeout_layer_in_front_is_rejected() {
     assert_eq!(stalled.elapsed(), LIMIT, "the layer's limit, before the header read timeout");
     connection.await.unwrap().expect("not a handler error");
     assert_eq!(server.rejected(), 1);
+    // hyper's error says only "connection error"; the log has its cause too.
+    let text = log.text();
+    let line = text.lines().find(|line| line.contains("the client is to blame")).expect(&text);
+    assert!(line.contains("read timeout of 2s exceeded"), "{line}");
+}
+
+/// What the adapter logs, at DEBUG, while it is alive, on this thread (a current-thread
+/// runtime's tasks); as `tests/common/log.rs` does for the end-to-end tests.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        use tracing_subscriber::util::SubscriberInitExt;
+        let writer = self.clone();
+        let guard = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish()
+            .set_default();
+        // A test thread without a subscriber may have cached "never" for a callsite.
+        tracing::callsite::rebuild_interest_cache();
+        guard
+    }
 }
