@@ -51,7 +51,6 @@ use clap::Parser;
 use common::{Listen, ProxyArgs, ServerArgs};
 use tcp_serve::http::Http;
 use tcp_serve::proxy::PeerAddr;
-use tcp_serve::tls::rustls::pki_types::PrivatePkcs8KeyDer;
 use tcp_serve::tls::{rustls, TlsLayer};
 use tcp_serve::{Family, Readiness, Serve, WhereToListen};
 use tower::util::option_layer;
@@ -112,22 +111,17 @@ async fn slow<A: Debug>(
     Ok(format!("slept {ms} ms\n"))
 }
 
-/// TLS with a fresh self-signed certificate, offering HTTP/2 and HTTP/1.1 by ALPN.
+/// TLS with a fresh self-signed certificate, offering HTTP/2 and HTTP/1.1 by ALPN: the
+/// configuration of `examples/tls.rs` (which also reads your own certificate), plus ALPN.
 fn tls_layer(args: &Args) -> Result<TlsLayer, Box<dyn Error>> {
-    let generated =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
-    if let Some(path) = &args.write_cert {
-        std::fs::write(path, generated.cert.pem())
-            .map_err(|e| format!("--write-cert {}: {e}", path.display()))?;
-    }
-    let key = PrivatePkcs8KeyDer::from(generated.key_pair.serialize_der());
+    let (chain, key) = common::self_signed_certificate(args.write_cert.as_deref())?;
     // rustls needs a crypto provider; name ring, the one tcp-serve's `tls` feature enables.
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()?
     .with_no_client_auth()
-    .with_single_cert(vec![generated.cert.der().clone()], key.into())?;
+    .with_single_cert(chain, key)?;
     // Without ALPN a client assumes HTTP/1.1; `h2` lets it choose HTTP/2.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsLayer::new(Arc::new(config)))
@@ -161,7 +155,7 @@ where
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::log_to_stderr();
+    common::log_to_stderr("info");
     let args = Args::parse();
     let result = match args.server.listen(([127, 0, 0, 1], 3000).into()) {
         Listen::Inet(addr) => run(WhereToListen::addr(addr), &args).await,

@@ -139,7 +139,7 @@ fn take_systemd_socket(name: Option<&str>) -> Result<AnyListener, tcp_serve::Err
 
 #[tokio::main]
 async fn serve(args: Args, systemd: Option<Result<AnyListener, tcp_serve::Error>>) -> ExitCode {
-    common::log_to_stderr();
+    common::log_to_stderr("info");
     let result = match systemd {
         Some(Err(error)) => Err(error.into()),
         Some(Ok(AnyListener::Inet(listener))) => run(Serve::from_listener(listener), &args).await,

@@ -192,7 +192,7 @@ async fn run<F: Family>(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::log_to_stderr();
+    common::log_to_stderr("info");
     let args = Args::parse();
     let result = match args.server.listen(([127, 0, 0, 1], 7880).into()) {
         Listen::Inet(addr) => run(WhereToListen::addr(addr), &args).await,

@@ -8,6 +8,8 @@
 //! kill -HUP %1                                      # a new pid serves; the old one drains
 //! ```
 //!
+//! With `--unix PATH` it serves a Unix socket instead, and hands that over the same way.
+//!
 //! The new process is started as this one was (its `argv[0]` and arguments), so replacing
 //! the binary on disk and sending SIGHUP deploys the new version. If the new process fails
 //! to start or to take the socket, the old one says why and keeps serving. SIGINT or
@@ -20,9 +22,9 @@ use std::future::IntoFuture;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tcp_serve::{handover, service_fn, Connection, Inet, Listener, Serve, WhereToListen};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use common::Listen;
+use tcp_serve::{handover, service_fn, Connection, Family, Listener, Serve, WhereToListen};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser)]
@@ -36,7 +38,10 @@ struct Args {
 /// conversation when a drain begins: a client the old process accepted a moment before it
 /// handed over is still answered in full (the drain's deadline bounds a client that never
 /// leaves).
-async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+async fn echo<S>(mut stream: S) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buf = vec![0; 16 * 1024];
     loop {
         let n = stream.read(&mut buf).await?;
@@ -55,20 +60,20 @@ fn successor() -> tokio::process::Command {
     command
 }
 
-async fn run(args: &Args) -> Result<(), Box<dyn Error>> {
+async fn run<F: Family>(
+    where_to_listen: WhereToListen<F>,
+    args: &Args,
+) -> Result<(), Box<dyn Error>> {
     let me = std::process::id();
     // Started by a running server to take over: its socket; otherwise a new one.
-    let (listener, confirm) = match handover::receive::<Inet>().await? {
+    let (listener, confirm) = match handover::receive::<F>().await? {
         Some((listener, confirm)) => (listener, Some(confirm)),
-        None => {
-            let addr = args.server.listen.unwrap_or(([127, 0, 0, 1], 7883).into());
-            (Listener::bind(&WhereToListen::addr(addr))?, None)
-        }
+        None => (Listener::bind(&where_to_listen)?, None),
     };
     let server = args
         .server
         .configure(Serve::from_listener(listener))
-        .serve(service_fn(|(_peer, stream): Connection<Inet>| echo(stream)))
+        .serve(service_fn(|(_peer, stream): Connection<F>| echo(stream)))
         .await?;
     let mut hangup = signal(SignalKind::hangup())?;
     let drain = server.drain_on_signals(args.server.drain_deadline())?.into_future();
@@ -92,7 +97,9 @@ async fn run(args: &Args) -> Result<(), Box<dyn Error>> {
                     println!("restart: pid {me} stopped ({drained:?})");
                     return Ok(());
                 }
-                Err(error) => println!("restart: pid {me} keeps serving: {error}"),
+                Err(error) => {
+                    println!("restart: pid {me} keeps serving: {}", common::report(&error));
+                }
             },
         }
     }
@@ -100,7 +107,11 @@ async fn run(args: &Args) -> Result<(), Box<dyn Error>> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::log_to_stderr();
+    common::log_to_stderr("info");
     let args = Args::parse();
-    common::exit_code("restart", run(&args).await)
+    let result = match args.server.listen(([127, 0, 0, 1], 7883).into()) {
+        Listen::Inet(addr) => run(WhereToListen::addr(addr), &args).await,
+        Listen::Unix(path) => run(WhereToListen::unix(path), &args).await,
+    };
+    common::exit_code("restart", result)
 }

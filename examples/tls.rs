@@ -35,7 +35,7 @@ use std::time::Duration;
 use clap::Parser;
 use common::{Listen, ServerArgs};
 use tcp_serve::tls::rustls::pki_types::pem::PemObject;
-use tcp_serve::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tcp_serve::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tcp_serve::tls::{rustls, TlsLayer, TlsStream};
 use tcp_serve::{service_fn, Family, Serve, ShutdownSignal, WhereToListen};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -59,7 +59,8 @@ struct Args {
     handshake_timeout_ms: u64,
 }
 
-/// The certificate chain and key: from `--cert` and `--key`, or generated.
+/// The certificate chain and key: from `--cert` and `--key`, or generated (and written to
+/// `--write-cert`).
 fn certificate(
     args: &Args,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Box<dyn Error>> {
@@ -72,33 +73,20 @@ fn certificate(
                 .map_err(|e| format!("--key {}: {e}", key.display()))?;
             Ok((chain, key))
         }
-        _ => {
-            let generated = rcgen::generate_simple_self_signed(vec![
-                "localhost".to_owned(),
-                "127.0.0.1".to_owned(),
-            ])?;
-            if let Some(path) = &args.write_cert {
-                std::fs::write(path, generated.cert.pem())
-                    .map_err(|e| format!("--write-cert {}: {e}", path.display()))?;
-            }
-            let key = PrivatePkcs8KeyDer::from(generated.key_pair.serialize_der());
-            Ok((vec![generated.cert.der().clone()], key.into()))
-        }
+        _ => common::self_signed_certificate(args.write_cert.as_deref()),
     }
 }
 
 /// Echoes until the client closes its side or a drain begins (as in `examples/echo.rs`).
-async fn echo<S>(mut stream: S, mut shutdown: ShutdownSignal) -> std::io::Result<()>
+async fn echo<S>(stream: S, shutdown: ShutdownSignal) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // Once a drain begins, reads end as at the client's EOF.
+    let mut stream = shutdown.until_drain(stream);
     let mut buf = vec![0; 16 * 1024];
     loop {
-        let n = tokio::select! {
-            biased;
-            () = shutdown.requested() => 0,
-            n = stream.read(&mut buf) => n?,
-        };
+        let n = stream.read(&mut buf).await?;
         if n == 0 {
             // Over TLS this sends close_notify first.
             return stream.shutdown().await;
@@ -143,7 +131,7 @@ async fn run<F: Family>(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::log_to_stderr();
+    common::log_to_stderr("info");
     let args = Args::parse();
     let result = match args.server.listen(([127, 0, 0, 1], 8443).into()) {
         Listen::Inet(addr) => run(WhereToListen::addr(addr), &args).await,

@@ -31,7 +31,7 @@
 mod common;
 
 use std::error::Error;
-use std::io::{self, IsTerminal};
+use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -39,7 +39,6 @@ use clap::Parser;
 use common::{Listen, ServerArgs};
 use tcp_serve::{service_fn, Connection, Family, Serve, ShutdownSignal, WhereToListen};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(about = "The echo server with its tracing events and metrics logged")]
@@ -54,17 +53,15 @@ struct Args {
 
 /// Echoes until the client closes its side or a drain begins; a chunk starting with `fail`
 /// makes it return an error instead, to show how a failed handler is logged.
-async fn echo<S>(mut stream: S, mut shutdown: ShutdownSignal) -> io::Result<()>
+async fn echo<S>(stream: S, shutdown: ShutdownSignal) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // Once a drain begins, reads end as at the client's EOF.
+    let mut stream = shutdown.until_drain(stream);
     let mut buf = vec![0; 16 * 1024];
     loop {
-        let n = tokio::select! {
-            biased;
-            () = shutdown.requested() => 0,
-            n = stream.read(&mut buf) => n?,
-        };
+        let n = stream.read(&mut buf).await?;
         if n == 0 {
             return stream.shutdown().await;
         }
@@ -107,14 +104,8 @@ async fn run<F: Family>(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("tcp_serve=debug,info"));
     // To stderr: stdout starts with the `tracing: listening on ADDR` line scripts read.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    common::log_to_stderr("tcp_serve=debug,info");
     let args = Args::parse();
     let result = match args.server.listen(([127, 0, 0, 1], 7881).into()) {
         Listen::Inet(addr) => run(WhereToListen::addr(addr), &args).await,

@@ -105,6 +105,8 @@ mod error;
 mod family;
 mod listen;
 mod listener;
+#[cfg(any(feature = "http", feature = "proxy-protocol"))]
+mod rewind;
 mod serve;
 mod server;
 mod shutdown;

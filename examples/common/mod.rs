@@ -1,13 +1,16 @@
 //! The command line the examples share, so that each example's file holds only what it
-//! shows: where to listen, the server's limits, and the drain deadline.
+//! shows: where to listen, the server's limits, and the drain deadline; and the plumbing
+//! around it: logging, reporting an error, a self-signed certificate.
 
 // Each example uses the parts it needs.
 #![allow(dead_code)]
 
+use std::error::Error;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tcp_serve::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tcp_serve::{Family, Serve};
 
 /// Where and how an example listens.
@@ -111,10 +114,11 @@ impl ProxyArgs {
 }
 
 /// Logs the library's events (a `connection{id, peer}` span per connection, closing and
-/// draining) to stderr, at the level `RUST_LOG` gives, INFO by default.
-pub fn log_to_stderr() {
+/// draining) to stderr, at the level `RUST_LOG` gives, else at `default_filter` (an
+/// `EnvFilter` directive such as `info`).
+pub fn log_to_stderr(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -122,18 +126,36 @@ pub fn log_to_stderr() {
         .init();
 }
 
-/// The example's exit code: 0, or 1 after printing the error and each of its causes.
-pub fn exit_code(
-    name: &str,
-    result: Result<(), Box<dyn std::error::Error>>,
-) -> std::process::ExitCode {
-    let Err(error) = result else { return std::process::ExitCode::SUCCESS };
-    eprint!("{name}: {error}");
+/// `error` and each of its causes, joined by `: `.
+pub fn report(error: &dyn Error) -> String {
+    let mut report = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        eprint!(": {cause}");
+        report.push_str(": ");
+        report.push_str(&cause.to_string());
         source = cause.source();
     }
-    eprintln!();
+    report
+}
+
+/// The example's exit code: 0, or 1 after printing the error and each of its causes.
+pub fn exit_code(name: &str, result: Result<(), Box<dyn Error>>) -> std::process::ExitCode {
+    let Err(error) = result else { return std::process::ExitCode::SUCCESS };
+    eprintln!("{name}: {}", report(&*error));
     std::process::ExitCode::FAILURE
+}
+
+/// A fresh self-signed certificate for `localhost` and `127.0.0.1`, and its key, for the
+/// TLS examples; written as PEM to `write_cert` too, if given, for a client's CA file.
+pub fn self_signed_certificate(
+    write_cert: Option<&Path>,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Box<dyn Error>> {
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+    if let Some(path) = write_cert {
+        std::fs::write(path, generated.cert.pem())
+            .map_err(|e| format!("--write-cert {}: {e}", path.display()))?;
+    }
+    let key = PrivatePkcs8KeyDer::from(generated.key_pair.serialize_der());
+    Ok((vec![generated.cert.der().clone()], key.into()))
 }

@@ -1,9 +1,13 @@
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::sync::oneshot;
+use pin_project::pin_project;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+use super::request::Shared;
+use crate::rewind::Rewind;
 
 /// What an HTTP/2 client with prior knowledge sends first.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -29,69 +33,43 @@ where
     Ok(())
 }
 
-/// A stream whose first bytes were read already: reads give those back first. Dropping it
-/// drops `dropped`, which tells the connection its socket is gone, even when an HTTP
-/// upgrade took it into a task of the service's own.
+/// The connection's stream as hyper gets it: the client's first bytes, read by
+/// [`read_version`], come back first. Dropping it tells the connection that its socket is
+/// gone, even when an HTTP upgrade took it into a task of the service's own.
+#[pin_project]
 #[derive(Debug)]
 pub(super) struct Prefixed<Io> {
-    prefix: Vec<u8>,
-    // How much of `prefix` has been given back.
-    given: usize,
-    io: Io,
-    _dropped: oneshot::Sender<()>,
+    #[pin]
+    io: Rewind<Io>,
+    // Declared after `io`, so dropped after it: the socket is closed by the time the
+    // connection hears of it.
+    _gone: StreamGone,
 }
 
 impl<Io> Prefixed<Io> {
-    pub(super) fn new(prefix: Vec<u8>, io: Io, dropped: oneshot::Sender<()>) -> Self {
-        Prefixed { prefix, given: 0, io, _dropped: dropped }
+    pub(super) fn new(prefix: Vec<u8>, io: Io, shared: Arc<Shared>) -> Self {
+        Prefixed { io: Rewind::new(io, prefix), _gone: StreamGone(shared) }
     }
 }
 
-impl<Io: AsyncRead + Unpin> AsyncRead for Prefixed<Io> {
+impl<Io: AsyncRead> AsyncRead for Prefixed<Io> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let rest = &this.prefix[this.given..];
-        if rest.is_empty() {
-            return Pin::new(&mut this.io).poll_read(cx, buf);
-        }
-        let n = rest.len().min(buf.remaining());
-        buf.put_slice(&rest[..n]);
-        this.given += n;
-        Poll::Ready(Ok(()))
+        self.project().io.poll_read(cx, buf)
     }
 }
 
-// By hand, each method: hyper writes vectored when the stream can.
-impl<Io: AsyncWrite + Unpin> AsyncWrite for Prefixed<Io> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
+forward_async_write!(Prefixed, io);
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
+/// Tells the connection, when dropped, that its stream is gone.
+#[derive(Debug)]
+struct StreamGone(Arc<Shared>);
 
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+impl Drop for StreamGone {
+    fn drop(&mut self) {
+        self.0.stream_dropped();
     }
 }

@@ -98,8 +98,10 @@
 //! | your service answers 4xx or 5xx | that response | nothing: an answer like any other |
 //! | a request that is not HTTP, a malformed request line or header | `400 Bad Request` | `Metrics::rejected` |
 //! | a request head larger than [`http1_max_buf_size`](Http::http1_max_buf_size), more headers than [`http1_max_headers`](Http::http1_max_headers) | `431 Request Header Fields Too Large` | `Metrics::rejected` |
-//! | no first request within the [header read timeout](Http::header_read_timeout) (silent, or stalled in its head) | the connection closes | `Metrics::rejected` |
-//! | an idle keep-alive connection reaches the header read timeout (or a later request's head stalls) | the connection closes | nothing |
+//! | no first request within the [header read timeout](Http::header_read_timeout) (silent, or stalled in its head; on HTTP/2, silent before its preface) | the connection closes | `Metrics::rejected` |
+//! | an idle HTTP/1 keep-alive connection reaches the header read timeout (or a later request's head stalls) | the connection closes | nothing |
+//! | an HTTP/2 client leaves a [keep-alive ping](Http::http2_keep_alive_interval) unanswered (by default: silent for 40 s) | the connection closes | `Metrics::rejected` before its first request, else nothing |
+//! | a [timeout layer](crate::timeout) in front of `Http` fails the stream's reads (also when your service passes the body's read error on) | the connection closes | `Metrics::rejected` |
 //! | the client goes away mid-request, resets, breaks HTTP/2 framing | — | nothing |
 //!
 //! Rejected connections and clients that go away are logged at DEBUG, in the connection's
@@ -110,9 +112,56 @@
 //!
 //! # Settings
 //!
-//! [`Http`]'s methods set the limits a server exposed to the internet needs (the header
-//! read timeout, keep-alive, header sizes, HTTP/2 streams and pings);
-//! [`Http::configure`] reaches every other setting of hyper-util's builder.
+//! [`Http`]'s methods set the limits on the protocol (the header read timeout, keep-alive,
+//! header sizes, HTTP/2 streams and pings); [`Http::configure`] reaches every other
+//! setting of hyper-util's builder.
+//!
+//! They leave two ways to hold a connection open: request bodies are not timed (once a
+//! request's head is in, hyper waits for its body as long as your service reads it), and
+//! an HTTP/2 client that answers the pings may keep an idle connection. A server exposed
+//! to the internet bounds them with the crate's [timeout layers](crate::timeout) in front
+//! of `Http`, which wrap the connection's stream:
+//!
+//! ```
+//! # use std::convert::Infallible;
+//! use std::time::Duration;
+//! use tcp_serve::http::Http;
+//! use tcp_serve::timeout::{MaxLifetimeLayer, ReadTimeoutLayer};
+//! use tcp_serve::{Serve, WhereToListen};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use tcp_serve::http::hyper::{body::Incoming, Request, Response};
+//! # let service = tower::service_fn(|_: Request<Incoming>| async {
+//! #     Ok::<_, Infallible>(Response::new(String::new()))
+//! # });
+//! let server = Serve::new(WhereToListen::localhost_port_chosen_by_os())
+//!     // Any connection, whatever it does: an hour at most.
+//!     .layer(MaxLifetimeLayer::new(Duration::from_secs(3600)))
+//!     // A read that waits a minute for the client: above the slowest response and the
+//!     // header read timeout (see below).
+//!     .layer(ReadTimeoutLayer::new(Duration::from_secs(60)))
+//!     .serve(Http::new(service))
+//!     .await?;
+//! # server.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`MaxLifetimeLayer`](crate::timeout::MaxLifetimeLayer) bounds a connection whatever it
+//! does: at its limit the connection is dropped, requests in flight included, and its
+//! [`LifetimeExceeded`](crate::timeout::LifetimeExceeded) goes to the server's
+//! [`on_handler_error`](crate::OnHandlerError) policy like a handler error.
+//! [`ReadTimeoutLayer`](crate::timeout::ReadTimeoutLayer)
+//! cuts a stalled body sooner, but it times every read that waits, whatever hyper waits
+//! for: the next request on an idle keep-alive connection, and the read hyper keeps
+//! waiting while your service works on a request (to notice a client that leaves). So give
+//! it a limit above your slowest response, whose connection it would otherwise close
+//! before the response is sent (counting it as rejected), and above the header read
+//! timeout, which ends idle HTTP/1 connections without blaming the client.
+//! [`MinRateLayer`](crate::timeout::MinRateLayer) counts the same waits: its window needs
+//! the same margin, and its rate must be one an idle HTTP/2 connection meets (its client
+//! answers each keep-alive ping with 17 bytes).
 
 mod connection;
 mod executor;

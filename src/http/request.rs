@@ -2,7 +2,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -32,20 +32,36 @@ use crate::error::{BoxError, HandlerPanicked};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Peer<A>(pub A);
 
-/// What the requests of one connection share with it.
-#[derive(Default)]
+/// What the requests of one connection, and its stream, share with it.
+#[derive(Debug, Default)]
 pub(super) struct Shared {
-    requests: AtomicU64,
+    // Set at the first request, and stored only while unset: on HTTP/2 the requests run on
+    // every worker thread, and a count would move the cache line between them each time.
+    served: AtomicBool,
     // The first error of the user's service or of a response body it returned, reported
     // when the connection ends; `failed` wakes the connection to end it.
     failure: Mutex<Option<BoxError>>,
     pub(super) failed: Notify,
+    // Notified when the stream hyper was given is dropped.
+    stream_gone: Notify,
 }
 
 impl Shared {
-    /// How many requests the connection has passed to the service.
-    pub(super) fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+    /// Whether the connection has passed a request to the service.
+    pub(super) fn served(&self) -> bool {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Says that the connection's stream has been dropped.
+    pub(super) fn stream_dropped(&self) {
+        // A permit is stored if the connection is not waiting yet.
+        self.stream_gone.notify_one();
+    }
+
+    /// Resolves once the connection's stream has been dropped: by hyper, or after an
+    /// upgrade by the service's task that took it.
+    pub(super) async fn until_stream_dropped(&self) {
+        self.stream_gone.notified().await;
     }
 
     /// The first failure of the service, if any.
@@ -99,14 +115,16 @@ where
     type Future = ResponseFuture<S>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
-        self.shared.requests.fetch_add(1, Ordering::Relaxed);
+        if !self.shared.served() {
+            self.shared.served.store(true, Ordering::Relaxed);
+        }
         let extensions = request.extensions_mut();
         extensions.insert(Peer(self.peer.clone()));
         #[cfg(feature = "axum")]
         extensions.insert(axum::extract::ConnectInfo(self.peer.clone()));
         // As tower's `Oneshot` and axum do: a clone per request, made ready, then called.
         let response = self.service.clone().oneshot(request);
-        ResponseFuture { response, shared: Arc::clone(&self.shared) }
+        ResponseFuture { response, shared: Some(Arc::clone(&self.shared)) }
     }
 }
 
@@ -115,7 +133,8 @@ where
 pub(super) struct ResponseFuture<S: Service<Request<Incoming>>> {
     #[pin]
     response: Oneshot<S, Request<Incoming>>,
-    shared: Arc<Shared>,
+    // Taken when the response is ready: into its body, or to report the failure.
+    shared: Option<Arc<Shared>>,
 }
 
 impl<S, B> Future for ResponseFuture<S>
@@ -130,18 +149,16 @@ where
         let response = this.response;
         // A panic is a handler error, as in any connection handler; on HTTP/2 it would
         // otherwise vanish with the stream's task.
-        match panic::catch_unwind(AssertUnwindSafe(|| response.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Ok(response))) => {
-                let shared = Arc::clone(this.shared);
-                Poll::Ready(Ok(response.map(|body| ResponseBody { body, shared })))
-            }
-            Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(this.shared.fail(error.into()))),
-            Err(payload) => {
-                let panicked = HandlerPanicked::from_payload(payload);
-                Poll::Ready(Err(this.shared.fail(Box::new(panicked))))
-            }
-        }
+        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| response.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(outcome)) => outcome.map_err(Into::into),
+            Err(payload) => Err(Box::new(HandlerPanicked::from_payload(payload)) as BoxError),
+        };
+        let shared = this.shared.take().expect("ResponseFuture polled after it completed");
+        Poll::Ready(match outcome {
+            Ok(response) => Ok(response.map(|body| ResponseBody { body, shared })),
+            Err(error) => Err(shared.fail(error)),
+        })
     }
 }
 

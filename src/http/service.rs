@@ -12,13 +12,16 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower::Service;
 
-use super::connection::Connection;
+use super::connection;
 use super::executor::ConnectionExecutor;
 use crate::dispatch::Dispatch;
 use crate::error::BoxError;
 
 /// How long a client may take over a request's head by default, as hyper's own default.
 const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often an HTTP/2 connection pings its client by default. With hyper's 20 s for the
+/// answer, a client that has gone silent is closed within 40 s.
+const DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
 
 /// Serves HTTP/1.1 and HTTP/2 on each connection to a tower service of HTTP requests; see
 /// the [module docs](super).
@@ -26,7 +29,8 @@ const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// It is the service you give [`Serve::serve`](crate::Serve::serve): a request to it is a
 /// connection `(peer, stream)`, for any stream (TCP, Unix, or one wrapped by the TLS layer),
 /// and it calls your service once per HTTP request on it. Every setting has hyper's
-/// default but the header read timeout, which hyper leaves off without a timer.
+/// default but two that hyper leaves off: the header read timeout and HTTP/2's keep-alive
+/// pings, without which a connection could be held open by a client that sends nothing.
 #[derive(Clone)]
 pub struct Http<S> {
     service: S,
@@ -49,13 +53,17 @@ pub enum KeepAlive {
 
 impl<S> Http<S> {
     /// Serves `service` with the default settings: both HTTP versions, a header read timeout
-    /// of 30 s, and hyper's defaults for the rest.
+    /// of 30 s, an HTTP/2 keep-alive ping every 20 s, and hyper's defaults for the rest.
     pub fn new(service: S) -> Self {
         let mut builder = auto::Builder::new(ConnectionExecutor::new());
         builder.http1().timer(TokioTimer::new()).header_read_timeout(DEFAULT_HEADER_READ_TIMEOUT);
-        // HTTP/2 needs the timer for its keep-alive pings. Extended CONNECT lets axum accept
-        // WebSockets over HTTP/2, as `axum::serve` does.
-        builder.http2().timer(TokioTimer::new()).enable_connect_protocol();
+        // The pings are HTTP/2's only deadline once the preface is in; they need the timer.
+        // Extended CONNECT lets axum accept WebSockets over HTTP/2, as `axum::serve` does.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL)
+            .enable_connect_protocol();
         Http {
             service,
             builder: Arc::new(builder),
@@ -70,8 +78,13 @@ impl<S> Http<S> {
     /// it speaks within this time is disconnected; on HTTP/1 the head must then be complete
     /// within this time of hyper starting to read it, so a stalled client is disconnected
     /// after one to two timeouts. On HTTP/1 it is also how long an idle keep-alive
-    /// connection waits for the next request. HTTP/2 connections are checked by
-    /// [`http2_keep_alive_interval`](Self::http2_keep_alive_interval) instead.
+    /// connection waits for the next request. It does not time request bodies (see the
+    /// [module docs](super#settings)).
+    ///
+    /// On HTTP/2 it covers only the preface (the first 24 bytes). After it, the
+    /// connection's deadline is the keep-alive ping
+    /// ([`http2_keep_alive_interval`](Self::http2_keep_alive_interval)), which closes a
+    /// connection whose client stops answering.
     ///
     /// Its cost: hyper sets a timer for every HTTP/1 request head, about 1,600 instructions
     /// a request (a tenth of a small keep-alive request's cost; see `BENCHMARKS.md`).
@@ -96,13 +109,8 @@ impl<S> Http<S> {
     ///
     /// # Panics
     ///
-    /// If `max` is below 8192, the least hyper accepts.
+    /// If `max` is below hyper's minimum (8 KiB today): hyper's builder panics.
     pub fn http1_max_buf_size(mut self, max: usize) -> Self {
-        assert!(
-            max >= MIN_HTTP1_BUF_SIZE,
-            "http1_max_buf_size was given {max}, but hyper needs at least {MIN_HTTP1_BUF_SIZE} \
-             bytes to read a request head"
-        );
         self.builder_mut().http1().max_buf_size(max);
         self
     }
@@ -121,15 +129,25 @@ impl<S> Http<S> {
         self
     }
 
-    /// How often an HTTP/2 connection pings its client, to find dead peers; `None` (the
-    /// default) never pings. A ping not answered within
-    /// [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout) closes the connection.
+    /// How often an HTTP/2 connection pings its client, idle or not, to find clients that
+    /// have gone silent; default 20 s. A ping not answered within
+    /// [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout) (default 20 s) closes
+    /// the connection, which counts in `Metrics::rejected` if no request came on it.
+    ///
+    /// This is HTTP/2's only deadline after the preface. `None` never pings: then a client
+    /// that sends the preface and nothing more holds its connection, and a
+    /// `max_connections` slot, until a drain's deadline, unless a layer in front of `Http`
+    /// bounds it (see the [module docs](super#settings)). The pings find silent clients
+    /// only: a client that answers them holds an idle HTTP/2 connection as long as it
+    /// likes.
     pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
         self.builder_mut().http2().keep_alive_interval(interval);
         self
     }
 
-    /// How long an HTTP/2 keep-alive ping waits for its answer. Default 20 s.
+    /// How long an HTTP/2 keep-alive ping waits for its answer. Default 20 s (hyper's). Has
+    /// no effect when [`http2_keep_alive_interval`](Self::http2_keep_alive_interval) is
+    /// `None`.
     pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
         self.builder_mut().http2().keep_alive_timeout(timeout);
         self
@@ -189,9 +207,6 @@ impl<S> Http<S> {
     }
 }
 
-/// hyper's least `max_buf_size`: it panics below.
-const MIN_HTTP1_BUF_SIZE: usize = 8192;
-
 impl<S: fmt::Debug> fmt::Debug for Http<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Http")
@@ -222,16 +237,14 @@ where
     }
 
     fn call(&mut self, (peer, io): (A, Io)) -> Self::Future {
-        let connection = Connection {
-            service: self.service.clone(),
+        Box::pin(connection::serve(
+            self.service.clone(),
             peer,
             io,
-            builder: Arc::clone(&self.builder),
-            header_read_timeout: self.header_read_timeout,
-            // Taken here, in `call`, where the server calling the stack is current: its drain
-            // signal and its count of rejected connections.
-            dispatch: Dispatch::current(),
-        };
-        Box::pin(connection.serve())
+            Arc::clone(&self.builder),
+            self.header_read_timeout,
+            // Taken here, in `call`, where the server calling the stack is current.
+            Dispatch::current(),
+        ))
     }
 }

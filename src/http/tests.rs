@@ -10,7 +10,6 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::oneshot::error::TryRecvError;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower::Service;
@@ -80,14 +79,15 @@ async fn routes(request: Request<Incoming>) -> Result<Response<String>, BoxError
     }
 }
 
-/// A connection to `http` as `server` calls it: the client's end and the connection's task.
-fn connect<S>(
-    http: &mut Http<S>,
+/// A connection to `http` (an [`Http`], or a stack around one) as `server` calls it: the
+/// client's end and the connection's task.
+fn connect<H>(
+    http: &mut H,
     server: &Arc<FakeServer>,
 ) -> (DuplexStream, JoinHandle<Result<(), BoxError>>)
 where
-    Http<S>: Service<(SocketAddr, DuplexStream), Response = (), Error = BoxError>,
-    <Http<S> as Service<(SocketAddr, DuplexStream)>>::Future: Send + 'static,
+    H: Service<(SocketAddr, DuplexStream), Response = (), Error = BoxError>,
+    H::Future: Send + 'static,
 {
     let (client, stream) = tokio::io::duplex(64 * 1024);
     let gate: Arc<dyn Gate> = Arc::clone(server) as Arc<dyn Gate>;
@@ -296,14 +296,21 @@ async fn the_version_check_reads_only_until_the_bytes_decide() {
     assert_eq!(prefix, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "the preface, not a byte more");
 
     // What was read is read again, first.
-    let (dropped, mut socket_dropped) = tokio::sync::oneshot::channel();
-    let mut prefixed = Prefixed::new(prefix, stream, dropped);
+    let shared = Arc::new(Shared::default());
+    let mut prefixed = Prefixed::new(prefix, stream, Arc::clone(&shared));
     let mut read = vec![0; 24 + "and the first frame".len()];
     prefixed.read_exact(&mut read).await.unwrap();
     assert_eq!(read, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nand the first frame");
-    assert!(socket_dropped.try_recv().is_err_and(|e| e == TryRecvError::Empty));
+    let mut stream_dropped = tokio_test::task::spawn(shared.until_stream_dropped());
+    tokio_test::assert_pending!(stream_dropped.poll());
     drop(prefixed);
-    assert_eq!(socket_dropped.try_recv(), Err(TryRecvError::Closed), "dropping it says so");
+    assert!(stream_dropped.is_woken(), "dropping it says so");
+    tokio_test::assert_ready!(stream_dropped.poll());
+
+    // Dropped before the connection waits (as when hyper lets go of it): no wait at all.
+    let (_client, stream) = tokio::io::duplex(1024);
+    drop(Prefixed::new(Vec::new(), stream, Arc::clone(&shared)));
+    tokio_test::assert_ready!(tokio_test::task::spawn(shared.until_stream_dropped()).poll());
 }
 
 #[test]
@@ -315,4 +322,181 @@ fn how_a_connection_ended_decides_who_is_blamed() {
     assert!(matches!(Ending::of(Err(reset.into()), &shared), Ending::ClientGone(_)));
     assert!(matches!(Ending::of(Err("unknown".into()), &shared), Ending::Handler(_)));
     assert!(matches!(Ending::of(Ok(()), &shared), Ending::Clean));
+}
+
+#[test]
+#[should_panic(expected = "max_buf_size cannot be smaller")]
+fn a_max_buf_size_below_hypers_minimum_panics_in_hyper() {
+    // The adapter leaves the check to hyper, so that its minimum cannot drift from hyper's.
+    let _ = http().http1_max_buf_size(1024);
+}
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// An empty SETTINGS frame: the rest of a client's preface.
+const H2_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
+const H2_SETTINGS_TYPE: u8 = 4;
+const H2_PING_TYPE: u8 = 6;
+const H2_GOAWAY_TYPE: u8 = 7;
+const H2_ACK: u8 = 1;
+
+/// The next HTTP/2 frame the server sent: its type, flags and payload; `None` at EOF.
+async fn read_frame(client: &mut DuplexStream) -> Option<(u8, u8, Vec<u8>)> {
+    let mut head = [0; 9];
+    match client.read_exact(&mut head).await {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+        Err(error) => panic!("read a frame: {error}"),
+    }
+    let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    let mut payload = vec![0; length];
+    client.read_exact(&mut payload).await.expect("read a frame's payload");
+    Some((head[3], head[4], payload))
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_http2_client_silent_after_its_preface_is_closed_by_the_pings_and_rejected() {
+    let server = Arc::new(FakeServer::default());
+    let (mut client, connection) = connect(&mut http(), &server);
+    client.write_all(H2_PREFACE).await.unwrap();
+    let sent = Instant::now();
+    // The server's SETTINGS and its ping go unanswered, then it says GOAWAY and closes.
+    let mut seen = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(3600), async {
+        while let Some((kind, _, _)) = read_frame(&mut client).await {
+            seen.push(kind);
+        }
+    });
+    closed.await.expect("closed within the hour");
+    assert!(seen.contains(&H2_PING_TYPE), "a ping was sent: frame types {seen:?}");
+    assert_eq!(seen.last(), Some(&H2_GOAWAY_TYPE), "frame types {seen:?}");
+    // A ping after 20 s, and 20 s for its answer: the defaults.
+    assert_eq!(sent.elapsed(), Duration::from_secs(40));
+    connection.await.unwrap().expect("not a handler error");
+    assert_eq!(server.rejected(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_http2_client_that_answers_the_pings_keeps_its_connection() {
+    let server = Arc::new(FakeServer::default());
+    let (mut client, connection) = connect(&mut http(), &server);
+    client.write_all(H2_PREFACE).await.unwrap();
+    client.write_all(H2_SETTINGS).await.unwrap();
+    // Ten minutes idle, answering what the server asks, as any HTTP/2 client library does.
+    let mut pings = 0;
+    let until = Instant::now() + Duration::from_secs(600);
+    while let Ok(frame) = tokio::time::timeout_at(until, read_frame(&mut client)).await {
+        let (kind, flags, payload) = frame.expect("the connection stays open");
+        if kind == H2_PING_TYPE && flags & H2_ACK == 0 {
+            pings += 1;
+            let mut answer = vec![0, 0, 8, H2_PING_TYPE, H2_ACK, 0, 0, 0, 0];
+            answer.extend_from_slice(&payload);
+            client.write_all(&answer).await.unwrap();
+        } else if kind == H2_SETTINGS_TYPE && flags & H2_ACK == 0 {
+            client.write_all(&[0, 0, 0, H2_SETTINGS_TYPE, H2_ACK, 0, 0, 0, 0]).await.unwrap();
+        }
+        assert_ne!(kind, H2_GOAWAY_TYPE, "an answering client is not sent away");
+    }
+    assert!(pings >= 10, "pinged every 20 s or so, not {pings} times in ten minutes");
+    assert!(!connection.is_finished());
+    assert_eq!(server.rejected(), 0);
+    connection.abort();
+}
+
+/// A service that reads the whole request body, then answers how long it was.
+async fn count_body(request: Request<Incoming>) -> Result<Response<String>, BoxError> {
+    use http_body_util::BodyExt;
+    let body = request.into_body().collect().await?.to_bytes();
+    Ok(Response::new(body.len().to_string()))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_body_is_cut_by_a_read_timeout_layer_in_front_and_rejected() {
+    use tower::Layer;
+    const LIMIT: Duration = Duration::from_secs(2);
+    let server = Arc::new(FakeServer::default());
+    let http = Http::new(tower::service_fn(count_body)).header_read_timeout(TIMEOUT);
+    let mut stack = crate::timeout::ReadTimeoutLayer::new(LIMIT).layer(http);
+    let (mut client, connection) = connect(&mut stack, &server);
+    // A whole body comes through the layer.
+    client.write_all(b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 3\r\n\r\nabc").await.unwrap();
+    assert!(read_response(&mut client).await.ends_with("\r\n\r\n3"));
+
+    // Two bytes of ten, then nothing.
+    client.write_all(b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 10\r\n\r\nab").await.unwrap();
+    let stalled = Instant::now();
+    assert_eof(&mut client).await;
+    assert_eq!(stalled.elapsed(), LIMIT);
+    connection.await.unwrap().expect("the client's fault, not a handler error");
+    assert_eq!(server.rejected(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_cut_by_a_timeout_layer_before_its_first_bytes_is_rejected() {
+    use tower::Layer;
+    const LIMIT: Duration = Duration::from_secs(2);
+    let server = Arc::new(FakeServer::default());
+    let mut stack = crate::timeout::FirstByteTimeoutLayer::new(LIMIT).layer(http());
+    let started = Instant::now();
+    let (mut client, connection) = connect(&mut stack, &server);
+    assert_eof(&mut client).await;
+    assert_eq!(started.elapsed(), LIMIT, "the layer's limit, before the header read timeout");
+    connection.await.unwrap().expect("not a handler error");
+    assert_eq!(server.rejected(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_head_stalled_past_a_read_timeout_layer_in_front_is_rejected() {
+    use tower::Layer;
+    const LIMIT: Duration = Duration::from_secs(2);
+    let server = Arc::new(FakeServer::default());
+    let log = CapturedLog::default();
+    let _capturing = log.capture();
+    let mut stack = crate::timeout::ReadTimeoutLayer::new(LIMIT).layer(http());
+    let (mut client, connection) = connect(&mut stack, &server);
+    client.write_all(b"GET / HTTP/1.1\r\nhost: te").await.unwrap();
+    let stalled = Instant::now();
+    assert_eof(&mut client).await;
+    assert_eq!(stalled.elapsed(), LIMIT, "the layer's limit, before the header read timeout");
+    connection.await.unwrap().expect("not a handler error");
+    assert_eq!(server.rejected(), 1);
+    // hyper's error says only "connection error"; the log has its cause too.
+    let text = log.text();
+    let line = text.lines().find(|line| line.contains("the client is to blame")).expect(&text);
+    assert!(line.contains("read timeout of 2s exceeded"), "{line}");
+}
+
+/// What the adapter logs, at DEBUG, while it is alive, on this thread (a current-thread
+/// runtime's tasks); as `tests/common/log.rs` does for the end-to-end tests.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        use tracing_subscriber::util::SubscriberInitExt;
+        let writer = self.clone();
+        let guard = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish()
+            .set_default();
+        // A test thread without a subscriber may have cached "never" for a callsite.
+        tracing::callsite::rebuild_interest_cache();
+        guard
+    }
 }

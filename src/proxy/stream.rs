@@ -9,6 +9,7 @@ use pin_project::pin_project;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::header::ProxyInfo;
+use crate::rewind::Rewind;
 
 /// A connection whose PROXY header has been read: reads return exactly the bytes the
 /// client sent after the header (or all of them, for a direct client without one), and
@@ -21,11 +22,7 @@ use super::header::ProxyInfo;
 #[derive(Debug)]
 pub struct ProxiedStream<S> {
     #[pin]
-    inner: S,
-    // Bytes read past the header, handed out from `replayed` on; emptied (and freed) once
-    // all are handed out.
-    replay: Vec<u8>,
-    replayed: usize,
+    inner: Rewind<S>,
     // Boxed: it is rarely looked at, and the stream moves into every handler.
     info: Option<Box<ProxyInfo>>,
 }
@@ -34,7 +31,7 @@ impl<S> ProxiedStream<S> {
     /// A stream that first returns `replay`, then reads from `inner`; `info` is what the
     /// header said (`None` for a direct client).
     pub(super) fn new(inner: S, replay: Vec<u8>, info: Option<ProxyInfo>) -> Self {
-        ProxiedStream { inner, replay, replayed: 0, info: info.map(Box::new) }
+        ProxiedStream { inner: Rewind::new(inner, replay), info: info.map(Box::new) }
     }
 
     /// What the PROXY header said: the client, the destination, TLVs. `None` for a client
@@ -45,19 +42,18 @@ impl<S> ProxiedStream<S> {
 
     /// The connection.
     pub fn get_ref(&self) -> &S {
-        &self.inner
+        self.inner.get_ref()
     }
 
     /// The connection, mutably. Reading from it directly skips any bytes still kept here.
     pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
+        self.inner.get_mut()
     }
 
     /// The connection and the bytes read from it that have not been handed out yet (there
     /// are none once the first reads have returned them).
-    pub fn into_parts(mut self) -> (S, Vec<u8>) {
-        let unread = self.replay.split_off(self.replayed);
-        (self.inner, unread)
+    pub fn into_parts(self) -> (S, Vec<u8>) {
+        self.inner.into_parts()
     }
 }
 
@@ -67,19 +63,7 @@ impl<S: AsyncRead> AsyncRead for ProxiedStream<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.project();
-        if this.replay.is_empty() {
-            return this.inner.poll_read(cx, buf);
-        }
-        let kept = &this.replay[*this.replayed..];
-        let n = kept.len().min(buf.remaining());
-        buf.put_slice(&kept[..n]);
-        *this.replayed += n;
-        if *this.replayed == this.replay.len() {
-            *this.replay = Vec::new();
-            *this.replayed = 0;
-        }
-        Poll::Ready(Ok(()))
+        self.project().inner.poll_read(cx, buf)
     }
 }
 

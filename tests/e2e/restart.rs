@@ -1,7 +1,7 @@
 //! Restarting with no refused connection (`examples/restart.rs`, `Server::hand_over`): under
 //! a client loop, the server is restarted three times on SIGHUP; every client is echoed and
 //! each old process exits 0 after its drain. A new process that cannot start, or dies
-//! midway, leaves the old one serving.
+//! midway, leaves the old one serving. A Unix socket is handed over as a TCP one is.
 
 use crate::common;
 
@@ -142,6 +142,32 @@ async fn child_three_restarts_under_a_client_loop_refuse_no_client() {
     assert_eq!(exit_code_of(serving).await, Some(0));
 }
 
+#[tokio::test]
+async fn a_unix_socket_is_handed_over_and_the_new_process_serves_it() {
+    if !tool("socat", "socat") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("restart.sock");
+    let path = path.to_str().expect("a UTF-8 path");
+    let target = format!("UNIX-CONNECT:{path}");
+    let mut example = start("restart", &["--unix", path], &[]).await;
+    assert!(example.address.contains(path), "listening on {}", example.address);
+    let old = pid(&example.stdout_line("serving").await);
+    assert_eq!(socat(&target, b"before").await.as_deref(), Some(&b"before"[..]));
+
+    signal(old, Signal::HUP);
+    let handed = example.stdout_line(&format!("pid {old} handed over")).await;
+    let new = pid(handed.rsplit_once("to ").expect("to pid").1);
+    example.stdout_line(&format!("pid {old} stopped (Gracefully)")).await;
+    assert_eq!(example.exited().await.code(), Some(0));
+    // The old process is gone; the same path is served by the new one.
+    assert_eq!(socat(&target, b"after").await.as_deref(), Some(&b"after"[..]));
+
+    signal(new, Signal::TERM);
+    example.stdout_line(&format!("pid {new} stopped")).await;
+}
+
 /// A copy of the restart example's binary in `dir`, to be replaced as a deploy would.
 fn copy_of_the_example(dir: &Path) -> PathBuf {
     let copy = dir.join("restart");
@@ -204,8 +230,14 @@ async fn a_successor_that_fails_to_start_or_dies_midway_leaves_the_old_server_se
     )
     .await;
 
-    // The fixed deploy goes through.
+    // A deploy that left no binary: the old one says why, with the cause.
     std::fs::remove_file(&binary).unwrap();
+    signal(old, Signal::HUP);
+    let said = line_containing(&mut lines, "keeps serving").await;
+    assert!(said.contains("No such file or directory"), "{said}");
+    assert_echoes(&mut client, b"still served a third time").await;
+
+    // The fixed deploy goes through.
     std::fs::copy(&original, &binary).unwrap();
     signal(old, Signal::HUP);
     let handed = example.stdout_line("handed over").await;
