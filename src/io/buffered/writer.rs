@@ -16,6 +16,7 @@ use std::task::{Context, Poll, Waker};
 use parking_lot::Mutex;
 use tokio::io::AsyncWrite;
 
+use crate::clock;
 use crate::io::BufferAgeLimitExceeded;
 
 /// How many unflushed bytes a [`Writer`] holds before a write waits for the peer.
@@ -69,7 +70,7 @@ impl State {
 
     fn error(&self) -> Option<io::Error> {
         self.failed.as_ref().map(|failure| match failure {
-            Failure::AgeLimit(exceeded) => exceeded.into_io(),
+            Failure::AgeLimit(exceeded) => clock::timed_out(*exceeded),
             Failure::Io(kind, message) => io::Error::new(*kind, SocketFailed(message.clone())),
         })
     }
