@@ -38,7 +38,8 @@ pub struct ResponseFuture<Fut, S> {
     #[pin]
     socket: AgeLimited<WriteHalf<S>>,
     // Bounds the handler once the socket has failed, then the close once it has ended.
-    deadline: Option<Pin<Box<Sleep>>>,
+    #[pin]
+    deadline: Option<Sleep>,
 }
 
 impl<Fut, S> ResponseFuture<Fut, S> {
@@ -79,7 +80,7 @@ where
                 this.handler.set(None);
                 this.shared.close();
                 *this.ended = Some(ended);
-                *this.deadline = Some(Box::pin(tokio::time::sleep(CLOSE_FLUSH_TIMEOUT)));
+                this.deadline.set(Some(tokio::time::sleep(CLOSE_FLUSH_TIMEOUT)));
             }
         }
         if this.failed.is_none() {
@@ -87,7 +88,7 @@ where
                 Poll::Ready(Err(error)) => {
                     *this.failed = Some(error);
                     if this.handler.is_some() {
-                        *this.deadline = Some(Box::pin(tokio::time::sleep(FAILED_HANDLER_GRACE)));
+                        this.deadline.set(Some(tokio::time::sleep(FAILED_HANDLER_GRACE)));
                     }
                 }
                 // Everything the handler wrote reached the socket: after a clean end, send
@@ -108,7 +109,7 @@ where
         if this.ended.is_some() && this.failed.is_some() {
             return Poll::Ready(outcome(this.ended.take(), this.failed.take()));
         }
-        let out_of_time = this.deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready());
+        let out_of_time = this.deadline.as_pin_mut().is_some_and(|d| d.poll(cx).is_ready());
         if !out_of_time {
             return Poll::Pending;
         }
