@@ -100,6 +100,8 @@ compile_error!(
 mod macros;
 
 mod acceptor;
+mod chain;
+mod clock;
 mod dispatch;
 mod error;
 mod family;

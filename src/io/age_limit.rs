@@ -1,7 +1,6 @@
 //! `buffer_age_limit`: how long written bytes may wait for a peer that is not reading.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,7 +8,8 @@ use std::time::Duration;
 
 use pin_project::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep};
+
+use crate::clock::StallClock;
 
 /// How long bytes may wait to be taken by the peer before the writer fails, as Async's
 /// `Writer.buffer_age_limit`.
@@ -32,8 +32,9 @@ impl Default for BufferAgeLimit {
 
 /// The error a writer fails with when its bytes waited longer than the [`BufferAgeLimit`].
 ///
-/// It comes inside an [`io::Error`] of kind [`io::ErrorKind::TimedOut`]; find it with
-/// [`BufferAgeLimitExceeded::find`].
+/// It comes inside an [`io::Error`] of kind [`io::ErrorKind::TimedOut`], which a handler
+/// that uses `?` returns to the server's [`OnHandlerError`](crate::OnHandlerError) policy;
+/// find it there with [`BufferAgeLimitExceeded::find`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BufferAgeLimitExceeded {
     limit: Duration,
@@ -45,13 +46,10 @@ impl BufferAgeLimitExceeded {
         self.limit
     }
 
-    /// The `BufferAgeLimitExceeded` inside `error`, if that is what it is.
-    pub fn find(error: &io::Error) -> Option<&Self> {
-        error.get_ref().and_then(|inner| inner.downcast_ref())
-    }
-
-    pub(crate) fn into_io(self) -> io::Error {
-        io::Error::new(io::ErrorKind::TimedOut, self)
+    /// The `BufferAgeLimitExceeded` in `error` (an [`io::Error`], a handler's error, or
+    /// one of their sources), if that is what it is.
+    pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Self> {
+        crate::chain::find(error)
     }
 }
 
@@ -80,18 +78,18 @@ impl std::error::Error for BufferAgeLimitExceeded {}
 pub struct AgeLimited<S> {
     #[pin]
     inner: S,
-    limit: BufferAgeLimit,
-    // When the current stall began; `None` while writes make progress.
-    stalled_since: Option<Instant>,
-    // Wakes the writer at the stall's deadline; made at the first stall, reused after.
-    timer: Option<Pin<Box<Sleep>>>,
-    exceeded: bool,
+    // Times the write-side calls; `None` for `BufferAgeLimit::Unlimited`.
+    clock: Option<StallClock>,
 }
 
 impl<S> AgeLimited<S> {
     /// Wraps `inner`, failing writes that wait longer than `limit`.
     pub fn new(inner: S, limit: BufferAgeLimit) -> Self {
-        AgeLimited { inner, limit, stalled_since: None, timer: None, exceeded: false }
+        let clock = match limit {
+            BufferAgeLimit::AtMost(limit) => Some(StallClock::new(limit)),
+            BufferAgeLimit::Unlimited => None,
+        };
+        AgeLimited { inner, clock }
     }
 
     /// The wrapped stream.
@@ -116,27 +114,11 @@ impl<S> AgeLimited<S> {
         op: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         let this = self.project();
-        let BufferAgeLimit::AtMost(limit) = *this.limit else {
-            return op(this.inner, cx);
-        };
-        if *this.exceeded {
-            return Poll::Ready(Err(BufferAgeLimitExceeded { limit }.into_io()));
-        }
-        if let Poll::Ready(result) = op(this.inner, cx) {
-            *this.stalled_since = None;
-            return Poll::Ready(result);
-        }
-        let deadline = *this.stalled_since.get_or_insert_with(Instant::now) + limit;
-        let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline {
-            timer.as_mut().reset(deadline);
-        }
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                *this.exceeded = true;
-                Poll::Ready(Err(BufferAgeLimitExceeded { limit }.into_io()))
+        match this.clock {
+            Some(clock) => {
+                clock.poll(cx, |cx| op(this.inner, cx), |limit| BufferAgeLimitExceeded { limit })
             }
-            Poll::Pending => Poll::Pending,
+            None => op(this.inner, cx),
         }
     }
 }
@@ -185,6 +167,7 @@ impl<S: AsyncWrite> AsyncWrite for AgeLimited<S> {
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+    use tokio::time::Instant;
 
     #[tokio::test(start_paused = true)]
     async fn a_stalled_write_fails_at_the_limit_and_stays_failed() {
@@ -228,5 +211,14 @@ mod tests {
         stream.write_all(b"a").await.expect("fits");
         let blocked = tokio::time::timeout(Duration::from_secs(3600), stream.write_all(b"b")).await;
         assert!(blocked.is_err(), "still waiting after an hour");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limit_too_large_to_add_to_the_clock_waits_like_unlimited() {
+        let (_reader, writer) = tokio::io::duplex(1);
+        let mut stream = AgeLimited::new(writer, BufferAgeLimit::AtMost(Duration::MAX));
+        stream.write_all(b"a").await.expect("fits");
+        let blocked = tokio::time::timeout(Duration::from_secs(3600), stream.write_all(b"b")).await;
+        assert!(blocked.is_err(), "still waiting after an hour, and no panic");
     }
 }

@@ -1,10 +1,10 @@
 //! [`AgeLimited`] as a tower layer over `(peer, stream)` requests.
 
-use std::task::{Context, Poll};
-
-use tower::{Layer, Service};
+use tower::Layer;
 
 use super::{AgeLimited, BufferAgeLimit};
+use crate::timeout::service::sealed::WrapStream;
+use crate::timeout::TimeoutService;
 
 /// Wraps each connection's stream in [`AgeLimited`], so any handler (hyper, TLS, your own)
 /// has its writes fail once they wait longer than `limit` for the peer.
@@ -34,47 +34,18 @@ impl<S> Layer<S> for BufferAgeLimitLayer {
     type Service = BufferAgeLimitService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        BufferAgeLimitService { inner, limit: self.limit }
+        TimeoutService::new(inner, *self)
     }
 }
 
-/// The service of [`BufferAgeLimitLayer`]: passes `(peer, AgeLimited<stream>)` on.
-#[derive(Clone, Debug)]
-pub struct BufferAgeLimitService<S> {
-    inner: S,
-    limit: BufferAgeLimit,
-}
+impl<Io> WrapStream<Io> for BufferAgeLimitLayer {
+    type Stream = AgeLimited<Io>;
 
-impl<S> BufferAgeLimitService<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the service.
-    pub fn into_inner(self) -> S {
-        self.inner
+    fn wrap(&self, io: Io) -> AgeLimited<Io> {
+        AgeLimited::new(io, self.limit)
     }
 }
 
-impl<S, A, Io> Service<(A, Io)> for BufferAgeLimitService<S>
-where
-    S: Service<(A, AgeLimited<Io>)>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, (peer, io): (A, Io)) -> Self::Future {
-        self.inner.call((peer, AgeLimited::new(io, self.limit)))
-    }
-}
+/// The service of [`BufferAgeLimitLayer`]: passes `(peer, AgeLimited<stream>)` on. It is
+/// the timeout layers' [`TimeoutService`], which wraps streams the same way.
+pub type BufferAgeLimitService<S> = TimeoutService<S, BufferAgeLimitLayer>;

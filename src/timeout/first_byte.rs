@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tower::Layer;
 
 use super::service::{sealed::WrapStream, TimeoutService};
-use super::timer::{self, Timer};
+use crate::clock::{self, Timer};
 
 /// Fails a connection whose client has sent nothing `limit` after it arrived at this
 /// layer: its stream's reads return [`FirstByteTimeout`] (see [`WithFirstByteTimeout`]).
@@ -79,7 +79,7 @@ impl<S> WithFirstByteTimeout<S> {
         WithFirstByteTimeout {
             inner,
             limit,
-            deadline: Some(Instant::now() + limit),
+            deadline: Some(clock::deadline(Instant::now(), limit)),
             timer: Timer::default(),
             expired: false,
         }
@@ -113,7 +113,7 @@ impl<S: AsyncRead> AsyncRead for WithFirstByteTimeout<S> {
         };
         let error = FirstByteTimeout { limit: *this.limit };
         if *this.expired {
-            return Poll::Ready(Err(timer::io_error(error)));
+            return Poll::Ready(Err(clock::timed_out(error)));
         }
         if let Poll::Ready(result) = this.inner.poll_read(cx, buf) {
             // A first byte; or EOF, after which nothing will come to time.
@@ -125,7 +125,7 @@ impl<S: AsyncRead> AsyncRead for WithFirstByteTimeout<S> {
         }
         ready!(this.timer.poll_until(cx, deadline));
         *this.expired = true;
-        Poll::Ready(Err(timer::io_error(error)))
+        Poll::Ready(Err(clock::timed_out(error)))
     }
 }
 
@@ -150,7 +150,7 @@ impl FirstByteTimeout {
     /// The `FirstByteTimeout` in `error` (an [`io::Error`], a handler's error, or one of
     /// their sources), if that is what it is.
     pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Self> {
-        timer::find(error)
+        crate::chain::find(error)
     }
 }
 
@@ -204,5 +204,16 @@ mod tests {
         let started = Instant::now();
         assert!(stream.read(&mut [0; 8]).await.is_err());
         assert_eq!(started.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limit_too_large_to_add_to_the_clock_never_runs_out() {
+        let (mut peer, server) = tokio::io::duplex(64);
+        let mut stream = WithFirstByteTimeout::new(server, Duration::MAX);
+        let mut buf = [0; 8];
+        let waiting = tokio::time::timeout(Duration::from_secs(3600), stream.read(&mut buf));
+        assert!(waiting.await.is_err(), "still waiting after an hour, and no panic");
+        peer.write_all(b"x").await.unwrap();
+        assert_eq!(stream.read(&mut buf).await.unwrap(), 1);
     }
 }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tower::Layer;
 
 use super::service::{sealed::WrapStream, TimeoutService};
-use super::timer::{self, Timer};
+use crate::clock::{self, Timer};
 
 /// Fails a connection on which no byte has moved, either way, for `limit`: its stream's
 /// reads and writes return [`IdleTimeout`] (see [`WithIdleTimeout`]).
@@ -123,7 +123,7 @@ enum Direction {
 impl<S> Projected<'_, S> {
     /// The error every poll returns once the limit has run out.
     fn error(&self) -> io::Error {
-        timer::io_error(IdleTimeout { limit: *self.limit })
+        clock::timed_out(IdleTimeout { limit: *self.limit })
     }
 
     /// A poll in `direction` is waiting: times it, and fails the stream at the deadline.
@@ -135,7 +135,7 @@ impl<S> Projected<'_, S> {
             Direction::Read => &mut *self.read_timer,
             Direction::Write => &mut *self.write_timer,
         };
-        ready!(timer.poll_until(cx, *self.idle_since + *self.limit));
+        ready!(timer.poll_until(cx, clock::deadline(*self.idle_since, *self.limit)));
         *self.expired = true;
         Poll::Ready(self.error())
     }
@@ -231,7 +231,7 @@ impl IdleTimeout {
     /// The `IdleTimeout` in `error` (an [`io::Error`], a handler's error, or one of their
     /// sources), if that is what it is.
     pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Self> {
-        timer::find(error)
+        crate::chain::find(error)
     }
 }
 
@@ -314,5 +314,16 @@ mod tests {
         tokio::time::advance(Duration::from_secs(5)).await;
         assert!(read.is_woken());
         assert!(assert_ready!(read.poll()).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limit_too_large_to_add_to_the_clock_never_runs_out() {
+        let (mut peer, server) = tokio::io::duplex(64);
+        let mut stream = WithIdleTimeout::new(server, Duration::MAX);
+        let mut buf = [0; 8];
+        let waiting = tokio::time::timeout(Duration::from_secs(3600), stream.read(&mut buf));
+        assert!(waiting.await.is_err(), "still waiting after an hour, and no panic");
+        peer.write_all(b"x").await.unwrap();
+        assert_eq!(stream.read(&mut buf).await.unwrap(), 1);
     }
 }

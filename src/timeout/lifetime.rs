@@ -10,7 +10,6 @@ use pin_project::pin_project;
 use tokio::time::Sleep;
 use tower::{Layer, Service};
 
-use super::timer;
 use crate::error::BoxError;
 
 /// Ends a connection `limit` after it reached this layer, whatever its handler is doing:
@@ -154,7 +153,7 @@ impl LifetimeExceeded {
 
     /// The `LifetimeExceeded` in `error` or one of its sources, if that is what it is.
     pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Self> {
-        timer::find(error)
+        crate::chain::find(error)
     }
 }
 

@@ -12,12 +12,18 @@ use tokio::time::Instant;
 use tower::Layer;
 
 use super::service::{sealed::WrapStream, TimeoutService};
-use super::timer::{self, Timer};
+use crate::clock::{self, Timer};
 
-/// Fails a connection whose client sends fewer than `bytes` bytes in a `window` of the
-/// server waiting for it: a slowloris client, which keeps a connection (and its slot in
+/// Fails a connection whose client sends fewer than `bytes` bytes in a `window` of reads
+/// pending: a slowloris client, which keeps a connection (and its slot in
 /// `max_connections`) alive by dripping a byte now and then, before any idle or read
 /// timeout can fire. Its stream's reads return [`BelowMinRate`] (see [`WithMinRate`]).
+///
+/// Not for HTTP: hyper keeps a read pending while the server works on a request, so a
+/// handler slower than a window fails its own connection. Use
+/// [`Http::header_read_timeout`](crate::http::Http::header_read_timeout) and
+/// [`MaxLifetimeLayer`](super::MaxLifetimeLayer) there (see [the module](super) on which
+/// reads count as waiting).
 ///
 /// ```
 /// use std::time::Duration;
@@ -37,7 +43,10 @@ pub struct MinRateLayer {
 
 impl MinRateLayer {
     /// A layer failing connections whose client sends fewer than `bytes` bytes per
-    /// `window` of waiting.
+    /// `window` of reads pending.
+    ///
+    /// A rate of zero bytes, or per a zero window, asks for no minimum rate: the layer
+    /// passes reads through untouched (a `0` read from a configuration file turns it off).
     pub fn new(bytes: u64, window: Duration) -> Self {
         MinRateLayer { bytes, window }
     }
@@ -60,16 +69,18 @@ impl<Io> WrapStream<Io> for MinRateLayer {
 }
 
 /// A stream whose reads fail when the peer sends fewer than a number of bytes per window
-/// of the reader waiting.
+/// of reads pending.
 ///
-/// Only time spent waiting in a read counts: while the handler works, or writes, the clock
-/// stands still, so a busy server never blames its client. Each `window` of waiting must
-/// bring `bytes` bytes (those that were already there when a read came count too);
-/// otherwise the read waiting, or the next one, and every later one fail with an
-/// [`io::Error`] of kind [`TimedOut`](io::ErrorKind::TimedOut) carrying [`BelowMinRate`].
-/// So a client that sends nothing while the server waits fails after one window, like a
-/// read timeout of `window`. Writes pass through (a client that does not read is
-/// [`BufferAgeLimit`](crate::io::BufferAgeLimit)'s business).
+/// Only time in which a read is pending counts: while no read is, the clock stands still.
+/// It counts whoever holds the read and why: a read that a protocol driver parks while the
+/// server works (hyper does during every HTTP request), and a read that is dropped (by
+/// `select!` or `timeout`) and retried, whose wait goes on from where the dropped one
+/// began. Each `window` of pending reads must bring `bytes` bytes (those that were already
+/// there when a read came count too); otherwise the read pending, or the next one, and
+/// every later one fail with an [`io::Error`] of kind [`TimedOut`](io::ErrorKind::TimedOut)
+/// carrying [`BelowMinRate`]. So a client that sends nothing while a read is pending fails
+/// after one window, like a read timeout of `window`. Writes pass through (a client that
+/// does not read is [`BufferAgeLimit`](crate::io::BufferAgeLimit)'s business).
 ///
 /// A read that returns at once costs an addition; a wait costs a clock reading at its
 /// start and its end.
@@ -81,7 +92,7 @@ pub struct WithMinRate<S> {
     bytes: u64,
     window: Duration,
     // The current window: how long reads have waited in it (always less than `window`
-    // between polls), and the bytes they got.
+    // between polls), and the bytes they got. `bytes == 0`: no minimum rate.
     waited: Duration,
     received: u64,
     // When the read now waiting began to wait.
@@ -91,11 +102,15 @@ pub struct WithMinRate<S> {
 }
 
 impl<S> WithMinRate<S> {
-    /// Wraps `inner`, requiring `bytes` bytes per `window` of waiting.
+    /// Wraps `inner`, requiring `bytes` bytes per `window` of reads pending.
+    ///
+    /// A rate of zero bytes, or per a zero window, asks for no minimum rate: reads pass
+    /// through untouched.
     pub fn new(inner: S, bytes: u64, window: Duration) -> Self {
         WithMinRate {
             inner,
-            bytes,
+            // A zero window has no rate to measure: like zero bytes, it asks for none.
+            bytes: if window.is_zero() { 0 } else { bytes },
             window,
             waited: Duration::ZERO,
             received: 0,
@@ -123,7 +138,7 @@ impl<S> WithMinRate<S> {
 
 impl<S> Projected<'_, S> {
     fn error(&self) -> io::Error {
-        timer::io_error(BelowMinRate { bytes: *self.bytes, window: *self.window })
+        clock::timed_out(BelowMinRate { bytes: *self.bytes, window: *self.window })
     }
 
     /// A window of waiting is over: a new one begins if it brought enough bytes, else the
@@ -146,6 +161,9 @@ impl<S: AsyncRead> AsyncRead for WithMinRate<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let mut this = self.project();
+        if *this.bytes == 0 {
+            return this.inner.poll_read(cx, buf);
+        }
         if *this.expired {
             return Poll::Ready(Err(this.error()));
         }
@@ -153,7 +171,7 @@ impl<S: AsyncRead> AsyncRead for WithMinRate<S> {
         if let Poll::Ready(result) = this.inner.as_mut().poll_read(cx, buf) {
             *this.received = this.received.saturating_add((buf.filled().len() - before) as u64);
             if let Some(since) = this.waiting_since.take() {
-                *this.waited += since.elapsed();
+                *this.waited = this.waited.saturating_add(since.elapsed());
                 // The window ended during this wait: judged now, with what just came, and
                 // a failure is the next read's.
                 if *this.waited >= *this.window {
@@ -164,7 +182,7 @@ impl<S: AsyncRead> AsyncRead for WithMinRate<S> {
         }
         let mut since = *this.waiting_since.get_or_insert_with(Instant::now);
         loop {
-            let window_end = since + this.window.saturating_sub(*this.waited);
+            let window_end = clock::deadline(since, this.window.saturating_sub(*this.waited));
             ready!(this.timer.poll_until(cx, window_end));
             if !this.window_passed() {
                 return Poll::Ready(Err(this.error()));
@@ -195,7 +213,7 @@ impl BelowMinRate {
         self.bytes
     }
 
-    /// The window: how long the server waited for them.
+    /// The window: how long reads were pending for them.
     pub fn window(&self) -> Duration {
         self.window
     }
@@ -203,7 +221,7 @@ impl BelowMinRate {
     /// The `BelowMinRate` in `error` (an [`io::Error`], a handler's error, or one of their
     /// sources), if that is what it is.
     pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Self> {
-        timer::find(error)
+        crate::chain::find(error)
     }
 }
 
@@ -282,5 +300,29 @@ mod tests {
         let error = stream.read(&mut [0; 8]).await.expect_err("nothing more comes");
         assert_eq!(started.elapsed(), WINDOW * 2);
         assert!(BelowMinRate::find(&error).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_rate_or_a_zero_window_asks_for_no_rate() {
+        for (bytes, window) in [(BYTES, Duration::ZERO), (0, WINDOW), (0, Duration::ZERO)] {
+            let (mut peer, server) = tokio::io::duplex(64);
+            let mut stream = WithMinRate::new(server, bytes, window);
+            let mut buf = [0; 8];
+            let waiting = tokio::time::timeout(Duration::from_secs(3600), stream.read(&mut buf));
+            assert!(waiting.await.is_err(), "({bytes}, {window:?}): waiting after an hour");
+            peer.write_all(b"x").await.unwrap();
+            assert_eq!(stream.read(&mut buf).await.unwrap(), 1, "({bytes}, {window:?})");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_too_large_to_add_to_the_clock_never_ends() {
+        let (mut peer, server) = tokio::io::duplex(64);
+        let mut stream = WithMinRate::new(server, BYTES, Duration::MAX);
+        let mut buf = [0; 8];
+        let waiting = tokio::time::timeout(Duration::from_secs(3600), stream.read(&mut buf));
+        assert!(waiting.await.is_err(), "still waiting after an hour, and no panic");
+        peer.write_all(b"x").await.unwrap();
+        assert_eq!(stream.read(&mut buf).await.unwrap(), 1);
     }
 }

@@ -6,8 +6,8 @@
 //! |---|---|---|
 //! | [`IdleTimeoutLayer`] | no byte has moved either way for the limit | reads and writes fail with [`IdleTimeout`] |
 //! | [`FirstByteTimeoutLayer`] | the client has sent nothing within the limit | reads fail with [`FirstByteTimeout`] |
-//! | [`ReadTimeoutLayer`] | one read has waited the limit for a byte | reads fail with [`ReadTimeout`] |
-//! | [`MinRateLayer`] | the client sends fewer than N bytes per window of waiting (slowloris) | reads fail with [`BelowMinRate`] |
+//! | [`ReadTimeoutLayer`] | one read has been pending the limit without a byte | reads fail with [`ReadTimeout`] |
+//! | [`MinRateLayer`] | the client sends fewer than N bytes per window of pending reads (slowloris) | reads fail with [`BelowMinRate`] |
 //! | [`MaxLifetimeLayer`] | the connection has lasted the limit | the handler is dropped; the connection ends with [`LifetimeExceeded`] |
 //!
 //! **What the handler sees.** The stream layers fail the stream, not the handler: the
@@ -16,12 +16,22 @@
 //! [`TimedOut`](std::io::ErrorKind::TimedOut) carrying the layer's error. A handler that
 //! passes it on with `?` ends, its connection closes, and the server's
 //! [`OnHandlerError`](crate::OnHandlerError) policy gets the error, where each type's
-//! `find` tells it apart (`IdleTimeout::find(&*error)`). A handler that wants to answer
-//! first (a `408` for HTTP) can: the read-side layers leave writes alone. The limits are
-//! enforced when the handler waits on its stream; [`MaxLifetimeLayer`] is the one that
-//! needs no cooperation. Under [`OnHandlerError::Raise`](crate::OnHandlerError::Raise)
-//! a timed-out client stops the server like any handler error: tell timeouts apart in
-//! `Call`, or end the handler with `Ok` on them.
+//! `find` tells it apart (`IdleTimeout::find(&*error)`). A handler that wants to say why
+//! before it closes can: the read-side layers leave writes alone. The limits are enforced
+//! when the handler waits on its stream; [`MaxLifetimeLayer`] is the one that needs no
+//! cooperation. Under [`OnHandlerError::Raise`](crate::OnHandlerError::Raise) a timed-out
+//! client stops the server like any handler error: tell timeouts apart in `Call`, or end
+//! the handler with `Ok` on them.
+//!
+//! **Which reads count as waiting.** [`ReadTimeoutLayer`] and [`MinRateLayer`] time every
+//! pending read, and a stream cannot tell why a read is pending. A protocol driver may
+//! park one while the server works: hyper keeps a read pending during every HTTP request,
+//! to notice a client that leaves, so a handler slower than the limit has its connection
+//! fail and its response dropped. A read that is dropped (by `select!` or `timeout`) and
+//! retried later is timed from when the first one began to wait. Use them where the
+//! handler reads only when it wants bytes. For HTTP, use
+//! [`Http::header_read_timeout`](crate::http::Http::header_read_timeout), which times only
+//! hyper's wait for a request's head, and [`MaxLifetimeLayer`].
 //!
 //! **Where to put them.** Each is a layer for [`Serve::layer`](crate::Serve::layer) or a
 //! `ServiceBuilder`; the clock starts when the connection reaches it. Behind a PROXY
@@ -61,8 +71,7 @@ mod idle;
 mod lifetime;
 mod min_rate;
 mod read;
-mod service;
-mod timer;
+pub(crate) mod service;
 
 pub use self::first_byte::{FirstByteTimeout, FirstByteTimeoutLayer, WithFirstByteTimeout};
 pub use self::idle::{IdleTimeout, IdleTimeoutLayer, WithIdleTimeout};

@@ -3,19 +3,24 @@
 use std::fmt;
 use std::io;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project::pin_project;
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::time::Instant;
 use tower::Layer;
 
 use super::service::{sealed::WrapStream, TimeoutService};
-use super::timer::{self, Timer};
+use crate::clock::StallClock;
 
-/// Fails a connection whose handler has waited `limit` in one read without a byte: its
+/// Fails a connection on which one read has been pending `limit` without a byte: its
 /// stream's reads return [`ReadTimeout`] (see [`WithReadTimeout`]).
+///
+/// Not for HTTP: hyper keeps a read pending while the server works on a request, so a
+/// handler slower than the limit fails its own connection. Use
+/// [`Http::header_read_timeout`](crate::http::Http::header_read_timeout) and
+/// [`MaxLifetimeLayer`](super::MaxLifetimeLayer) there (see [the module](super) on which
+/// reads count as waiting).
 ///
 /// ```
 /// use std::time::Duration;
@@ -54,36 +59,28 @@ impl<Io> WrapStream<Io> for ReadTimeoutLayer {
     }
 }
 
-/// A stream whose reads fail once one has waited a limit for the peer, as
-/// `SO_RCVTIMEO` does.
+/// A stream whose reads fail once one has been pending a limit, as `SO_RCVTIMEO` does.
 ///
-/// The clock starts when a read first has to wait and stops when it returns; time the
-/// handler spends elsewhere does not count. A read still waiting at the limit, and every
-/// later one, fails with an [`io::Error`] of kind [`TimedOut`](io::ErrorKind::TimedOut)
-/// carrying [`ReadTimeout`]. Writes pass through. A read that returns at once costs a
-/// store; one that waits, a clock reading.
-#[pin_project(project = Projected)]
+/// The clock starts when a read first returns `Pending` and stops when a read returns.
+/// Time in which no read is pending does not count; time in which one is counts, whoever
+/// holds it and why: a read that a protocol driver parks while the server works (hyper
+/// does during every HTTP request), and a read that is dropped (by `select!` or
+/// `timeout`) and retried, whose wait goes on from where the dropped one began. A read
+/// still pending at the limit, and every later one, fails with an [`io::Error`] of kind
+/// [`TimedOut`](io::ErrorKind::TimedOut) carrying [`ReadTimeout`]. Writes pass through.
+/// A read that returns at once costs a store; one that waits, a clock reading.
+#[pin_project]
 #[derive(Debug)]
 pub struct WithReadTimeout<S> {
     #[pin]
     inner: S,
-    limit: Duration,
-    // When the read now waiting began to wait.
-    waiting_since: Option<Instant>,
-    timer: Timer,
-    expired: bool,
+    clock: StallClock,
 }
 
 impl<S> WithReadTimeout<S> {
-    /// Wraps `inner`, failing a read that waits longer than `limit`.
+    /// Wraps `inner`, failing a read that is pending longer than `limit`.
     pub fn new(inner: S, limit: Duration) -> Self {
-        WithReadTimeout {
-            inner,
-            limit,
-            waiting_since: None,
-            timer: Timer::default(),
-            expired: false,
-        }
+        WithReadTimeout { inner, clock: StallClock::new(limit) }
     }
 
     /// The wrapped stream.
@@ -109,24 +106,13 @@ impl<S: AsyncRead> AsyncRead for WithReadTimeout<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.project();
-        let error = ReadTimeout { limit: *this.limit };
-        if *this.expired {
-            return Poll::Ready(Err(timer::io_error(error)));
-        }
-        if let Poll::Ready(result) = this.inner.poll_read(cx, buf) {
-            *this.waiting_since = None;
-            return Poll::Ready(result);
-        }
-        let since = *this.waiting_since.get_or_insert_with(Instant::now);
-        ready!(this.timer.poll_until(cx, since + *this.limit));
-        *this.expired = true;
-        Poll::Ready(Err(timer::io_error(error)))
+        this.clock.poll(cx, |cx| this.inner.poll_read(cx, buf), |limit| ReadTimeout { limit })
     }
 }
 
 forward_async_write!(WithReadTimeout, inner);
 
-/// The error of a read that waited longer than its [`ReadTimeoutLayer`]'s limit.
+/// The error of a read that was pending longer than its [`ReadTimeoutLayer`]'s limit.
 ///
 /// It comes inside an [`io::Error`] of kind [`TimedOut`](io::ErrorKind::TimedOut); find it
 /// with [`ReadTimeout::find`].
@@ -144,7 +130,7 @@ impl ReadTimeout {
     /// The `ReadTimeout` in `error` (an [`io::Error`], a handler's error, or one of their
     /// sources), if that is what it is.
     pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Self> {
-        timer::find(error)
+        crate::chain::find(error)
     }
 }
 
@@ -152,7 +138,7 @@ impl fmt::Display for ReadTimeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "read timeout of {:?} exceeded: a read waited that long for the client",
+            "read timeout of {:?} exceeded: a read was pending that long without a byte",
             self.limit
         )
     }
@@ -164,6 +150,7 @@ impl std::error::Error for ReadTimeout {}
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::Instant;
 
     const LIMIT: Duration = Duration::from_secs(2);
 
@@ -196,5 +183,31 @@ mod tests {
         stream.read_exact(&mut got).await.expect("each byte came within the limit");
         assert_eq!(&got, b"abc");
         drop(writer.await.unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_read_goes_on_waiting_in_the_next_one() {
+        let (_peer, server) = tokio::io::duplex(64);
+        let mut stream = WithReadTimeout::new(server, LIMIT);
+        let started = Instant::now();
+        // A read given up on (as `select!` or `timeout` do), then the handler works.
+        let given_up = tokio::time::timeout(LIMIT / 2, stream.read(&mut [0; 8])).await;
+        assert!(given_up.is_err());
+        tokio::time::advance(LIMIT * 3).await;
+        // The next read is judged from the first one's start: it fails at once.
+        let error = stream.read(&mut [0; 8]).await.expect_err("timed from the dropped read");
+        assert_eq!(started.elapsed(), LIMIT / 2 + LIMIT * 3);
+        assert!(ReadTimeout::find(&error).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limit_too_large_to_add_to_the_clock_never_runs_out() {
+        let (mut peer, server) = tokio::io::duplex(64);
+        let mut stream = WithReadTimeout::new(server, Duration::MAX);
+        let mut buf = [0; 8];
+        let waiting = tokio::time::timeout(Duration::from_secs(3600), stream.read(&mut buf));
+        assert!(waiting.await.is_err(), "still waiting after an hour, and no panic");
+        peer.write_all(b"x").await.unwrap();
+        assert_eq!(stream.read(&mut buf).await.unwrap(), 1);
     }
 }

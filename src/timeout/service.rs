@@ -4,9 +4,9 @@ use tower::Service;
 
 /// The service of the stream timeout layers ([`IdleTimeoutLayer`](super::IdleTimeoutLayer),
 /// [`FirstByteTimeoutLayer`](super::FirstByteTimeoutLayer),
-/// [`ReadTimeoutLayer`](super::ReadTimeoutLayer), [`MinRateLayer`](super::MinRateLayer)):
-/// wraps each connection's stream as its layer `L` says, and calls the inner service with
-/// `(peer, wrapped stream)`.
+/// [`ReadTimeoutLayer`](super::ReadTimeoutLayer), [`MinRateLayer`](super::MinRateLayer))
+/// and of [`BufferAgeLimitLayer`](crate::io::BufferAgeLimitLayer): wraps each connection's
+/// stream as its layer `L` says, and calls the inner service with `(peer, wrapped stream)`.
 #[derive(Clone, Debug)]
 pub struct TimeoutService<S, L> {
     inner: S,
@@ -14,7 +14,7 @@ pub struct TimeoutService<S, L> {
 }
 
 impl<S, L> TimeoutService<S, L> {
-    pub(super) fn new(inner: S, layer: L) -> Self {
+    pub(crate) fn new(inner: S, layer: L) -> Self {
         TimeoutService { inner, layer }
     }
 
@@ -52,9 +52,9 @@ where
     }
 }
 
-pub(super) mod sealed {
-    /// How a timeout layer wraps a stream; public in a private module, so only this
-    /// crate's layers are one.
+pub(crate) mod sealed {
+    /// How a timeout layer (or the buffer age limit's) wraps a stream; public in a
+    /// private module, so only this crate's layers are one.
     pub trait WrapStream<Io> {
         /// The wrapped stream.
         type Stream;

@@ -103,10 +103,7 @@ impl<A> Failure<A> {
     fn of(peer: A, error: &BoxError) -> Self {
         let error: &(dyn StdError + 'static) = &**error;
         let chain = || std::iter::successors(Some(error), |e| (*e).source()).take(16);
-        let age_limit = chain().find_map(|e| {
-            let exceeded = e.downcast_ref::<BufferAgeLimitExceeded>();
-            exceeded.or_else(|| e.downcast_ref().and_then(BufferAgeLimitExceeded::find))
-        });
+        let age_limit = BufferAgeLimitExceeded::find(error);
         let panic = chain().find_map(|e| e.downcast_ref::<HandlerPanicked>());
         Failure {
             peer,
@@ -452,7 +449,8 @@ async fn by_default_a_write_the_peer_never_takes_fails_after_2_min() {
     assert_eq!(BufferAgeLimit::default(), BufferAgeLimit::AtMost(Duration::from_secs(120)));
     let (took, error) = a_peer_that_never_reads(true).await;
     assert_eq!(took, Duration::from_secs(120));
-    let exceeded = error.downcast_ref::<io::Error>().and_then(BufferAgeLimitExceeded::find);
+    // Found in the handler's error as it is, with no downcast to `io::Error` first.
+    let exceeded = BufferAgeLimitExceeded::find(&*error);
     assert_eq!(exceeded.map(|e| e.limit()), Some(Duration::from_secs(120)), "{error}");
 }
 

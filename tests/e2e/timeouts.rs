@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::example::tool;
 use common::{assert_closed_by_server, assert_echoes, connect, until_connections, within};
+use tcp_serve::io::{BufferAgeLimit, BufferAgeLimitLayer};
 use tcp_serve::timeout::{
     BelowMinRate, FirstByteTimeout, FirstByteTimeoutLayer, IdleTimeout, IdleTimeoutLayer,
     LifetimeExceeded, MaxLifetimeLayer, MinRateLayer, ReadTimeout, ReadTimeoutLayer,
@@ -275,4 +276,33 @@ async fn the_max_lifetime_ends_a_handler_that_ignores_errors_and_frees_its_slot(
     assert_eq!(&echoed, b"queued");
     let report = within("the report", reports.recv()).await;
     assert_eq!(report, Some((chatty.local_addr().unwrap(), "lifetime")));
+}
+
+/// `Duration::MAX`, a "no limit" a configuration file may well say, is a limit never
+/// reached: every layer serves with it, none panics or fails a connection.
+#[tokio::test]
+async fn limits_too_large_to_add_to_the_clock_serve_as_no_limit() {
+    let (serve, mut reports) = server(8);
+    let server = serve
+        .layer(MaxLifetimeLayer::new(Duration::MAX))
+        .layer(FirstByteTimeoutLayer::new(Duration::MAX))
+        .layer(IdleTimeoutLayer::new(Duration::MAX))
+        .layer(ReadTimeoutLayer::new(Duration::MAX))
+        .layer(MinRateLayer::new(1, Duration::MAX))
+        .layer(BufferAgeLimitLayer::new(BufferAgeLimit::AtMost(Duration::MAX)))
+        .serve(service_fn(echo))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let mut client = connect(&server).await;
+        assert_echoes(&mut client, b"first").await;
+        // The server's reads wait: each layer arms its timer for its limit.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_echoes(&mut client, b"second").await;
+        client.shutdown().await.unwrap();
+        closed_at(&mut client).await;
+    }
+    within("the close", server.close()).await;
+    let report = reports.try_recv();
+    assert!(report.is_err(), "no connection failed: {report:?}");
 }

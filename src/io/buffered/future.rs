@@ -12,6 +12,7 @@ use tokio::io::{AsyncWrite, WriteHalf};
 use tokio::time::Sleep;
 
 use super::writer::{self, SocketFailed};
+use crate::chain;
 use crate::error::{BoxError, HandlerPanicked};
 use crate::io::{AgeLimited, BufferAgeLimitExceeded};
 
@@ -37,7 +38,8 @@ pub struct ResponseFuture<Fut, S> {
     #[pin]
     socket: AgeLimited<WriteHalf<S>>,
     // Bounds the handler once the socket has failed, then the close once it has ended.
-    deadline: Option<Pin<Box<Sleep>>>,
+    #[pin]
+    deadline: Option<Sleep>,
 }
 
 impl<Fut, S> ResponseFuture<Fut, S> {
@@ -78,7 +80,7 @@ where
                 this.handler.set(None);
                 this.shared.close();
                 *this.ended = Some(ended);
-                *this.deadline = Some(Box::pin(tokio::time::sleep(CLOSE_FLUSH_TIMEOUT)));
+                this.deadline.set(Some(tokio::time::sleep(CLOSE_FLUSH_TIMEOUT)));
             }
         }
         if this.failed.is_none() {
@@ -86,7 +88,7 @@ where
                 Poll::Ready(Err(error)) => {
                     *this.failed = Some(error);
                     if this.handler.is_some() {
-                        *this.deadline = Some(Box::pin(tokio::time::sleep(FAILED_HANDLER_GRACE)));
+                        this.deadline.set(Some(tokio::time::sleep(FAILED_HANDLER_GRACE)));
                     }
                 }
                 // Everything the handler wrote reached the socket: after a clean end, send
@@ -107,7 +109,7 @@ where
         if this.ended.is_some() && this.failed.is_some() {
             return Poll::Ready(outcome(this.ended.take(), this.failed.take()));
         }
-        let out_of_time = this.deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready());
+        let out_of_time = this.deadline.as_pin_mut().is_some_and(|d| d.poll(cx).is_ready());
         if !out_of_time {
             return Poll::Pending;
         }
@@ -146,12 +148,10 @@ fn outcome(ended: Option<Result<(), BoxError>>, failed: Option<io::Error>) -> Re
     }
 }
 
-/// Whether `error` is one the writer gave the handler, passed back up unchanged.
+/// Whether `error` is one the writer gave the handler, passed back up as it was or as the
+/// source of the handler's own.
 fn is_the_writers(error: &(dyn std::error::Error + 'static)) -> bool {
-    error.downcast_ref::<io::Error>().is_some_and(|e| {
-        e.get_ref()
-            .is_some_and(|inner| inner.is::<SocketFailed>() || inner.is::<BufferAgeLimitExceeded>())
-    })
+    chain::find::<SocketFailed>(error).is_some() || BufferAgeLimitExceeded::find(error).is_some()
 }
 
 impl<Fut, S> fmt::Debug for ResponseFuture<Fut, S> {
@@ -161,5 +161,54 @@ impl<Fut, S> fmt::Debug for ResponseFuture<Fut, S> {
             .field("ended", &self.ended)
             .field("failed", &self.failed)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncWriteExt, DuplexStream};
+    use tower::{Layer, ServiceExt};
+
+    use super::*;
+    use crate::io::{BufferedConnection, BufferingLayer};
+
+    /// A handler's own error with the writer's as its source, as `anyhow`'s context makes.
+    #[derive(Debug)]
+    struct WhileAnswering(io::Error);
+
+    impl fmt::Display for WhileAnswering {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("while answering")
+        }
+    }
+
+    impl std::error::Error for WhileAnswering {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// A peer that left ends the connection quietly, also when the handler passes the
+    /// writer's error on inside one of its own.
+    #[tokio::test]
+    async fn the_writers_error_inside_the_handlers_own_is_still_the_writers() {
+        let (peer, server) = tokio::io::duplex(64);
+        drop(peer);
+        let handler = BufferingLayer::new().layer(tower::service_fn(
+            |(_peer, _reader, mut writer): BufferedConnection<(), DuplexStream>| async move {
+                loop {
+                    let written = async {
+                        writer.write_all(b"x").await?;
+                        writer.flush().await
+                    };
+                    if let Err(error) = written.await {
+                        return Err::<(), _>(WhileAnswering(error));
+                    }
+                }
+            },
+        ));
+        let ended = tokio::time::timeout(Duration::from_secs(10), handler.oneshot(((), server)));
+        let ended = ended.await.expect("the handler sees the gone peer");
+        assert!(ended.is_ok(), "a gone peer is no handler failure: {ended:?}");
     }
 }

@@ -16,6 +16,7 @@ use std::task::{Context, Poll, Waker};
 use parking_lot::Mutex;
 use tokio::io::AsyncWrite;
 
+use crate::clock;
 use crate::io::BufferAgeLimitExceeded;
 
 /// How many unflushed bytes a [`Writer`] holds before a write waits for the peer.
@@ -69,7 +70,7 @@ impl State {
 
     fn error(&self) -> Option<io::Error> {
         self.failed.as_ref().map(|failure| match failure {
-            Failure::AgeLimit(exceeded) => exceeded.into_io(),
+            Failure::AgeLimit(exceeded) => clock::timed_out(*exceeded),
             Failure::Io(kind, message) => io::Error::new(*kind, SocketFailed(message.clone())),
         })
     }
@@ -195,7 +196,11 @@ impl AsyncWrite for Writer {
         }
         let n = room.min(buf.len());
         state.buf.extend_from_slice(&buf[..n]);
-        state.wake_flusher();
+        // The connection's task flushes right after it polls the handler: when the handler
+        // writes from that task, waking it would only poll it once more for nothing.
+        if !state.flusher_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            state.wake_flusher();
+        }
         Poll::Ready(Ok(n))
     }
 
@@ -213,5 +218,51 @@ impl AsyncWrite for Writer {
 impl Drop for Writer {
     fn drop(&mut self) {
         self.shared.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, DuplexStream};
+    use tower::{Layer, ServiceExt};
+
+    use super::*;
+    use crate::io::{BufferedConnection, BufferingLayer};
+
+    /// A handler's write on the connection's own task is flushed in the same poll, so it
+    /// must not wake the task again: one poll per line echoed, and one for the end.
+    #[tokio::test]
+    async fn a_write_on_the_connections_own_task_does_not_wake_it_again() {
+        let (mut peer, server) = tokio::io::duplex(64 * 1024);
+        let echo = BufferingLayer::new().layer(tower::service_fn(
+            |(_peer, mut reader, mut writer): BufferedConnection<(), DuplexStream>| async move {
+                let mut line = String::new();
+                while reader.read_line(&mut line).await? > 0 {
+                    writer.write_all(line.as_bytes()).await?;
+                    line.clear();
+                }
+                Ok::<_, io::Error>(())
+            },
+        ));
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&polls);
+        let mut connection = Box::pin(echo.oneshot(((), server)));
+        let connection = tokio::spawn(std::future::poll_fn(move |cx| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            connection.as_mut().poll(cx)
+        }));
+        let mut echoed = [0; 2];
+        for _ in 0..100 {
+            peer.write_all(b"x\n").await.unwrap();
+            peer.read_exact(&mut echoed).await.unwrap();
+            assert_eq!(&echoed, b"x\n");
+        }
+        drop(peer);
+        connection.await.expect("no panic").expect("the handler's Ok");
+        let polls = polls.load(Ordering::Relaxed);
+        assert!(polls <= 101, "{polls} polls for 100 lines: one a line and one to end");
     }
 }
