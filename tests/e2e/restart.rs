@@ -233,7 +233,7 @@ async fn a_successor_that_fails_to_start_or_dies_midway_leaves_the_old_server_se
     // A deploy that left no binary: the old one says why, with the cause.
     std::fs::remove_file(&binary).unwrap();
     signal(old, Signal::HUP);
-    let said = line_containing(&mut lines, "keeps serving").await;
+    let said = example.stdout_line("keeps serving").await;
     assert!(said.contains("No such file or directory"), "{said}");
     assert_echoes(&mut client, b"still served a third time").await;
 
