@@ -24,16 +24,12 @@
 //! it accepts. The rendezvous is an abstract socket (no file to clean up), and the old
 //! process hands the socket only to the process it started (checked with `SO_PEERCRED`).
 
-use std::fmt;
-use std::future::Future;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::SocketAddr as StdUnixAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustix::net::{
@@ -64,7 +60,8 @@ impl<F: Family> Server<F> {
     /// socket and this server has stopped accepting: then [`drain`](Self::drain) this server
     /// (its connections finish), and exit. Until then this server goes on accepting; if
     /// anything fails (the new process cannot start, dies, or does not confirm within 30 s)
-    /// it is killed and this server keeps serving.
+    /// it is killed and this server keeps serving. Once the hand-over has succeeded,
+    /// [`pause`](Self::pause) and [`resume`](Self::resume) answer [`Error::HandedOver`].
     ///
     /// The successor takes the socket with [`receive`], which finds where to connect in the
     /// environment variable [`HANDOVER_ENV`] set on `successor` here.
@@ -82,32 +79,23 @@ impl<F: Family> Server<F> {
     /// ```
     pub fn hand_over(&self, successor: tokio::process::Command) -> HandOver {
         let server = self.clone();
-        HandOver(Box::pin(async move {
+        HandOver::new(async move {
             let result = hand_over(&server, successor).await;
             match &result {
                 Ok(pid) => tracing::info!(pid, "handed the listening socket over"),
-                Err(error) => tracing::warn!(%error, "hand-over failed; still serving"),
+                Err(error) => tracing::warn!(
+                    error = error as &dyn std::error::Error,
+                    "hand-over failed; still serving"
+                ),
             }
             result
-        }))
+        })
     }
 }
 
-/// The future of [`Server::hand_over`]: the new process's id, or why the hand-over failed.
-pub struct HandOver(Pin<Box<dyn Future<Output = Result<u32, Error>> + Send>>);
-
-impl Future for HandOver {
-    type Output = Result<u32, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0.as_mut().poll(cx)
-    }
-}
-
-impl fmt::Debug for HandOver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HandOver").finish_non_exhaustive()
-    }
+wait_future! {
+    /// The future of [`Server::hand_over`]: the new process's id, or why the hand-over failed.
+    HandOver, Result<u32, Error>
 }
 
 /// A [`Error::HandOver`] for `what` went wrong.
@@ -134,7 +122,7 @@ async fn hand_over<F: Family>(
     let handed = tokio::select! {
         handed = send_and_confirm(server, &rendezvous, pid) => handed,
         exited = child.wait() => Err(failed("keep the new process alive: it exited", exited.err())),
-        () = crate::timer::sleep(HANDOVER_TIMEOUT) => {
+        () = server.timer().sleep(HANDOVER_TIMEOUT) => {
             Err(failed("hear from the new process within 30 s", None))
         }
     };

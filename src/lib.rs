@@ -134,7 +134,7 @@ pub mod tls;
 
 pub use crate::acceptor::Acceptor;
 pub use crate::dispatch::Dispatch;
-pub use crate::error::{BoxError, Endpoint, Error, HandlerPanicked, ServerError};
+pub use crate::error::{BoxError, Endpoint, Error, HandlerPanicked, PeerError, ServerError};
 pub use crate::family::{Family, Inet, Unix};
 pub use crate::layer::graceful::{ShutdownSignal, UntilDrain};
 pub use crate::layer::OnHandlerError;

@@ -31,6 +31,8 @@ pub(crate) const DEFAULT_BACKLOG: usize = 4096;
 pub struct Listener<F: Family> {
     socket: <F as sys::Socket>::Std,
     place: Place<F>,
+    // The backlog given to `listen(2)`, when this crate made the socket listen.
+    backlog: Option<usize>,
 }
 
 impl<F: Family> Listener<F> {
@@ -53,8 +55,9 @@ impl<F: Family> Listener<F> {
         where_to_listen: &WhereToListen<F>,
         options: BindOptions,
     ) -> Result<Self, Error> {
+        let backlog = usize::try_from(options.backlog).ok();
         let socket = F::bind(where_to_listen.bind_to(), options)?;
-        Self::adopt(socket)
+        Ok(Listener { backlog, ..Self::adopt(socket)? })
     }
 
     /// Serves a socket that is already listening. Options that act before `listen(2)`
@@ -107,7 +110,7 @@ impl<F: Family> Listener<F> {
         let socket = <F as sys::Socket>::Std::from(socket);
         let place =
             F::place(&socket).map_err(|e| io_error("read the bound address", &endpoint, e))?;
-        Ok(Listener { socket, place })
+        Ok(Listener { socket, place, backlog: None })
     }
 
     /// The port (TCP) or path (Unix) it listens on.
@@ -123,6 +126,12 @@ impl<F: Family> Listener<F> {
     /// Where it listens, printable.
     pub fn endpoint(&self) -> &Endpoint {
         &self.place.endpoint
+    }
+
+    /// The backlog given to `listen(2)`, when [`bind`](Self::bind) made the socket listen;
+    /// `None` for a socket handed in.
+    pub(crate) fn backlog(&self) -> Option<usize> {
+        self.backlog
     }
 
     /// Joins the current runtime's reactor; `closed` is dropped once the descriptor is.

@@ -41,3 +41,39 @@ macro_rules! forward_async_write {
         }
     };
 }
+
+/// Defines a named future around a boxed, `Send` future of `$output`: a boxed `async` block
+/// behind a type that says what it waits for.
+macro_rules! wait_future {
+    ($(#[$doc:meta])* $name:ident $(<$a:ident>)?, $output:ty) => {
+        $(#[$doc])*
+        pub struct $name$(<$a>)?(
+            std::pin::Pin<Box<dyn std::future::Future<Output = $output> + Send>>,
+        );
+
+        impl$(<$a>)? $name$(<$a>)? {
+            pub(crate) fn new(
+                future: impl std::future::Future<Output = $output> + Send + 'static,
+            ) -> Self {
+                $name(Box::pin(future))
+            }
+        }
+
+        impl$(<$a>)? std::future::Future for $name$(<$a>)? {
+            type Output = $output;
+
+            fn poll(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Self::Output> {
+                self.0.as_mut().poll(cx)
+            }
+        }
+
+        impl$(<$a>)? std::fmt::Debug for $name$(<$a>)? {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}

@@ -71,6 +71,7 @@ struct Settings<F: Family> {
     drop_incoming: bool,
     on_handler_error: OnHandlerError<F::Addr>,
     graceful: Graceful,
+    readiness: Readiness,
 }
 
 /// Where the listening socket comes from.
@@ -105,6 +106,7 @@ impl<F: Family> Serve<F> {
             drop_incoming: false,
             on_handler_error: OnHandlerError::default(),
             graceful: Graceful::new(),
+            readiness: Readiness::default(),
         };
         Serve { settings, layer: Identity::new() }
     }
@@ -203,7 +205,7 @@ impl<F: Family, L> Serve<F, L> {
     /// Whether the server wants new clients, for the service that answers a load
     /// balancer's health check; see [`Readiness`].
     pub fn readiness(&self) -> Readiness {
-        self.settings.graceful.readiness()
+        self.settings.readiness.clone()
     }
 
     /// Binds the socket (unless it was given listening), starts accepting on the current
@@ -223,7 +225,7 @@ impl<F: Family, L> Serve<F, L> {
         <L::Service as Service<(F::Addr, F::Stream)>>::Future: Send + 'static,
     {
         let s = self.settings;
-        let (listener, backlog) = match s.source {
+        let listener = match s.source {
             Source::Bind(where_to_listen) => {
                 // Checked before binding, which leaves a file behind for a Unix path.
                 acceptor::limits(s.max_connections, s.max_accepts_per_batch, Some(s.backlog))?;
@@ -233,20 +235,18 @@ impl<F: Family, L> Serve<F, L> {
                     reuseport: s.reuseport,
                     socket: s.socket,
                 };
-                (Listener::bind_with(&where_to_listen, options)?, Some(s.backlog))
+                Listener::bind_with(&where_to_listen, options)?
             }
-            Source::Listener(listener) => (listener, None),
+            Source::Listener(listener) => listener,
         };
         let mut acceptor = Acceptor::new(listener)
             .max_accepts_per_batch(s.max_accepts_per_batch)
             .tcp_nodelay(s.tcp_nodelay)
             .drop_incoming_connections(s.drop_incoming)
-            .graceful(s.graceful);
+            .graceful(s.graceful)
+            .with_readiness(s.readiness);
         if let Some(max) = s.max_connections {
             acceptor = acceptor.max_connections(max);
-        }
-        if let Some(backlog) = backlog {
-            acceptor = acceptor.backlog(backlog);
         }
         let stack = ServiceBuilder::new()
             .layer(acceptor.error_policy_layer(s.on_handler_error))

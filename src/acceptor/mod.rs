@@ -25,6 +25,7 @@ use crate::listener::Listener;
 use crate::server::core::{Core, Limits, Parts};
 use crate::server::Server;
 use crate::shutdown::Readiness;
+use crate::timer::Timer;
 
 /// How many connections the accept loop takes per wake-up before it yields, unless told
 /// otherwise. Async's default is 1, which costs a trip through the scheduler (and an
@@ -82,9 +83,9 @@ pub struct Acceptor<F: Family> {
     max_connections: Option<usize>,
     max_accepts_per_batch: usize,
     tcp_nodelay: bool,
-    backlog: Option<usize>,
     graceful: Graceful,
     drop_incoming: DropIncomingSwitch,
+    readiness: Readiness,
     failures: Arc<AtomicU64>,
 }
 
@@ -97,9 +98,9 @@ impl<F: Family> Acceptor<F> {
             max_connections: None,
             max_accepts_per_batch: DEFAULT_MAX_ACCEPTS_PER_BATCH,
             tcp_nodelay: true,
-            backlog: None,
             graceful: Graceful::new(),
             drop_incoming: DropIncomingSwitch::new(),
+            readiness: Readiness::default(),
             failures: Arc::default(),
         }
     }
@@ -135,9 +136,10 @@ impl<F: Family> Acceptor<F> {
         self
     }
 
-    /// Records the backlog the listener was given, for [`Server::backlog`].
-    pub(crate) fn backlog(mut self, backlog: usize) -> Self {
-        self.backlog = Some(backlog);
+    /// Reports readiness through `readiness` instead of a new one: the one
+    /// [`Serve::readiness`](crate::Serve::readiness) handed out before the server started.
+    pub(crate) fn with_readiness(mut self, readiness: Readiness) -> Self {
+        self.readiness = readiness;
         self
     }
 
@@ -173,7 +175,7 @@ impl<F: Family> Acceptor<F> {
 
     /// Whether the server wants new clients, for your health check; see [`Readiness`].
     pub fn readiness(&self) -> Readiness {
-        self.graceful.readiness()
+        self.readiness.clone()
     }
 
     /// Starts accepting on the current tokio runtime, calling `stack` with each connection,
@@ -189,7 +191,8 @@ impl<F: Family> Acceptor<F> {
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
-        let limits = limits(self.max_connections, self.max_accepts_per_batch, self.backlog)?;
+        let backlog = self.listener.backlog();
+        let limits = limits(self.max_connections, self.max_accepts_per_batch, backlog)?;
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
@@ -199,8 +202,10 @@ impl<F: Family> Acceptor<F> {
         let parts = Parts {
             graceful: self.graceful,
             drop_incoming: self.drop_incoming,
+            readiness: self.readiness,
             failures: self.failures,
             limits,
+            timer: Timer::probe(),
         };
         let core = Arc::new(Core::new(&live, listener_closed, place, parts));
         AcceptLoop::new(Arc::clone(&core), live, stack, self.tcp_nodelay).spawn();

@@ -89,11 +89,11 @@ where
 
     async fn run(mut self) {
         let core = Arc::clone(&self.core);
-        // Polled on every turn, so cheap watches rather than cancellation futures.
+        // Polled on every turn, so a cheap watch rather than cancellation futures; one for
+        // every wait on the closed switch, none of which overlaps another.
         let mut events = core.closed_watch();
-        let mut closed = core.closed_watch();
         while !core.is_closed() {
-            if core.event(self.followed).is_some() {
+            if core.has_event(self.followed) {
                 self.follow_wish();
                 continue;
             }
@@ -106,7 +106,7 @@ where
                 }
                 // The socket is another process's now: accept no more; wait for the close.
                 Listening::Retired => {
-                    closed.reached(CLOSED).await;
+                    events.reached(CLOSED).await;
                     break;
                 }
             }
@@ -142,7 +142,7 @@ where
                         let ready = self.service.ready();
                         let ready = tokio::select! {
                             biased;
-                            () = closed.reached(CLOSED) => break,
+                            () = events.reached(CLOSED) => break,
                             ready = ready => ready.map(drop),
                         };
                         if !self.stays_ready(ready) {
@@ -155,13 +155,8 @@ where
                 }
                 Err(error) => {
                     if let Some(pause) = self.accept_failed(error) {
-                        interruptible(
-                            &core,
-                            &mut events,
-                            self.followed,
-                            crate::timer::sleep(pause),
-                        )
-                        .await;
+                        let sleep = core.timer().sleep(pause);
+                        interruptible(&core, &mut events, self.followed, sleep).await;
                     }
                     continue;
                 }
@@ -267,25 +262,27 @@ where
     /// and `false` returned.
     fn dispatch(&mut self, (stream, peer): (F::Stream, F::Addr)) -> bool {
         let service = &mut self.service;
-        let called = self.core.dispatch(|id| {
-            // Checked first: even a disabled span costs something per connection, and so
-            // does every poll of a future instrumented with one.
-            let span = tracing::enabled!(tracing::Level::INFO).then(|| {
-                // `client` is for a layer that learns who the client really is (a PROXY
-                // header names it) to record.
-                tracing::info_span!("connection", id, peer = ?peer, client = tracing::field::Empty)
-            });
+        let id = self.core.next_id();
+        // Made before the dispatch lock is taken, which a close and the calls deferred by
+        // layers (`Dispatch`) wait for: a subscriber formats the fields here. Checked first:
+        // even a disabled span costs something per connection, and so does every poll of a
+        // future instrumented with one.
+        let span = tracing::enabled!(tracing::Level::INFO).then(|| {
+            // `client` is for a layer that learns who the client really is (a PROXY header
+            // names it) to record.
+            tracing::info_span!("connection", id, peer = ?peer, client = tracing::field::Empty)
+        });
+        let called = self.core.dispatch(|| {
             let call = || {
                 tracing::debug!("accepted");
                 service.call((peer.clone(), stream))
             };
-            let future = match &span {
+            match &span {
                 Some(span) => span.in_scope(call),
                 None => call(),
-            };
-            (future, span)
+            }
         });
-        let Some((future, span)) = called else { return false };
+        let Some(future) = called else { return false };
         let connection = Connection::new(future, Arc::clone(&self.core), peer);
         match span {
             Some(span) => drop(tokio::spawn(connection.instrument(span))),

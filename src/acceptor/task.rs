@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use pin_project::pin_project;
 
 use crate::dispatch::{self, Gate};
-use crate::error::{panic_message, BoxError, Raised, ServerError};
+use crate::error::{panic_message, BoxError, PeerError, ServerError};
 use crate::family::Family;
 use crate::server::core::Core;
 use crate::shutdown::ExistingConnections;
@@ -42,14 +42,14 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
         if let Err(error) = std::task::ready!(this.future.poll(cx)) {
-            let error: BoxError = error.into();
-            tracing::error!(%error, "a connection raised its error; stopping the server");
-            // The error policy names the peer it reported; without one, the socket's peer.
-            let (peer, source) = match error.downcast::<Raised<F::Addr>>() {
-                Ok(raised) => (raised.peer, raised.source),
+            // The error policy names the peer it reported, as a layer that learns the client
+            // does without one; otherwise the peer is the socket's.
+            let (peer, error) = match PeerError::<F::Addr>::take(error.into()) {
+                Ok(named) => named,
                 Err(error) => (this.peer.take().expect("a connection ends once"), error),
             };
-            this.core.stop(ServerError::Handler { peer, source: Arc::from(source) });
+            tracing::error!(?peer, %error, "a connection raised its error; stopping the server");
+            this.core.stop(ServerError::Handler { peer, source: Arc::from(error) });
         }
         Poll::Ready(())
     }

@@ -72,7 +72,7 @@ impl sys::Socket for Inet {
     /// `SO_REUSEADDR` is off, so that no other socket can bind the port.
     fn pause(listener: &TcpListener, place: &Place<Inet>) -> io::Result<Paused> {
         let socket = SockRef::from(listener);
-        let paused = Paused { reuseaddr: socket.reuse_address()? };
+        let paused = Paused { reuseaddr: socket.reuse_address()?, temporary: None };
         socket.shutdown(std::net::Shutdown::Read)?;
         // Bound again at once: Linux frees a port the OS picked for a socket bound to port 0
         // when it stops listening, though `getsockname` still shows it (a port bound by

@@ -73,6 +73,8 @@ pub(crate) mod sys {
     pub struct Paused {
         /// The `SO_REUSEADDR` it had: off while paused, so no other socket binds its port.
         pub reuseaddr: bool,
+        /// Where a Unix socket's successor is bound before it is renamed over the path.
+        pub temporary: Option<std::path::PathBuf>,
     }
 
     pub trait Socket {

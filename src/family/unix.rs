@@ -76,13 +76,19 @@ impl sys::Socket for Unix {
     /// `shutdown(SHUT_RD)` on a listening Unix socket refuses new connects; the connections
     /// already queued stay acceptable, and are accepted and closed here (their clients see
     /// EOF), so that pausing means the same for them as for TCP clients.
-    fn pause(listener: &UnixListener, _place: &Place<Unix>) -> io::Result<Paused> {
+    ///
+    /// A pause that [`resume`](Self::resume) could not undo is refused before the socket is
+    /// touched: it would leave the server deaf until it is closed.
+    fn pause(listener: &UnixListener, place: &Place<Unix>) -> io::Result<Paused> {
+        let temporary = temporary_path(place)?;
         let socket = SockRef::from(listener);
         socket.shutdown(std::net::Shutdown::Read)?;
         loop {
             match socket.accept() {
                 Ok((queued, _)) => drop(queued),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Paused::default()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Paused { temporary: Some(temporary), ..Paused::default() })
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
@@ -96,23 +102,21 @@ impl sys::Socket for Unix {
         _listener: &UnixListener,
         place: &Place<Unix>,
         backlog: i32,
-        _paused: &Paused,
+        paused: &Paused,
     ) -> io::Result<UnixListener> {
-        let path = place.addr.as_pathname().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::Unsupported, "an unnamed Unix socket cannot listen again")
-        })?;
-        let mut temporary = path.as_os_str().to_owned();
-        temporary.push(format!(".resuming.{}", std::process::id()));
-        let temporary = PathBuf::from(temporary);
+        // `pause` made sure of both.
+        let (Some(path), Some(temporary)) = (place.addr.as_pathname(), &paused.temporary) else {
+            return Err(cannot_resume("the socket was paused without a path to take back"));
+        };
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-        let _ = std::fs::remove_file(&temporary);
-        socket.bind(&SockAddr::unix(&temporary)?)?;
+        let _ = std::fs::remove_file(temporary);
+        socket.bind(&SockAddr::unix(temporary)?)?;
         let renamed = socket
             .listen(backlog)
             .and_then(|()| socket.set_nonblocking(true))
-            .and_then(|()| std::fs::rename(&temporary, path));
+            .and_then(|()| std::fs::rename(temporary, path));
         if let Err(e) = renamed {
-            let _ = std::fs::remove_file(&temporary);
+            let _ = std::fs::remove_file(temporary);
             return Err(e);
         }
         UnixListener::from_std(socket.into())
@@ -125,6 +129,32 @@ impl sys::Socket for Unix {
     ) -> Poll<io::Result<(UnixStream, tokio::net::unix::SocketAddr)>> {
         listener.poll_accept(cx)
     }
+}
+
+/// Where the successor of a paused socket is bound before it is renamed over the socket's
+/// path: beside it, with this process's id. An error if there is no such place: an unnamed
+/// or abstract socket has no path to take back, and a path near the length limit leaves no
+/// room for the suffix.
+fn temporary_path(place: &Place<Unix>) -> io::Result<PathBuf> {
+    let path = place.addr.as_pathname().ok_or_else(|| {
+        cannot_resume("an unnamed or abstract Unix socket has no path to listen on again")
+    })?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".resuming.{}", std::process::id()));
+    if temporary.len() > SUN_PATH_MAX {
+        return Err(cannot_resume(&format!(
+            "the path is {} bytes long; listening again binds {} bytes beside it, and the OS \
+             takes at most {SUN_PATH_MAX}",
+            path.as_os_str().len(),
+            temporary.len()
+        )));
+    }
+    Ok(PathBuf::from(temporary))
+}
+
+/// Why a Unix socket could not pause, or listen again.
+fn cannot_resume(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, format!("cannot listen again after a pause: {why}"))
 }
 
 /// Sorts a failed bind: a missing directory, a file in the way, a socket file nothing

@@ -4,61 +4,15 @@
 use std::error::Error;
 use std::fmt;
 
-use crate::error::BoxError;
-
-/// A handler's error, with the client a PROXY header named.
+/// A handler's error, with the client a PROXY header named: a
+/// [`PeerError`](crate::PeerError), whose peer is the client.
 ///
 /// The connection's peer is the balancer; this carries the client to the server's
 /// [`OnHandlerError`](crate::OnHandlerError) policy, which reports it in the peer's place
-/// (to `Call`, in the `Log` line) and passes on [`handler_error`](Self::handler_error),
-/// the handler's own error, so the policy never sees this wrapper. Only a stack without the policy layer
-/// (an [`Acceptor`](crate::Acceptor) you built) sees it, as the error raised.
-pub struct ClientError<A> {
-    client: A,
-    source: BoxError,
-}
-
-impl<A> ClientError<A> {
-    pub(crate) fn new(client: A, source: BoxError) -> Self {
-        ClientError { client, source }
-    }
-
-    /// The client the header named.
-    pub fn client(&self) -> &A {
-        &self.client
-    }
-
-    /// The handler's error.
-    pub fn handler_error(&self) -> &BoxError {
-        &self.source
-    }
-
-    /// The client and the handler's error.
-    pub fn into_parts(self) -> (A, BoxError) {
-        (self.client, self.source)
-    }
-}
-
-impl<A: fmt::Debug> fmt::Debug for ClientError<A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientError")
-            .field("client", &self.client)
-            .field("source", &self.source)
-            .finish()
-    }
-}
-
-impl<A: fmt::Debug> fmt::Display for ClientError<A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the handler of client {:?} failed: {}", self.client, self.source)
-    }
-}
-
-impl<A: fmt::Debug> Error for ClientError<A> {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&*self.source)
-    }
-}
+/// (to `Call`, in the `Log` line) with the handler's own error, so the policy never sees
+/// this wrapper. In a stack without the policy layer (an [`Acceptor`](crate::Acceptor) you
+/// built) the acceptor unwraps it the same way: the server stops for the client.
+pub type ClientError<A> = crate::PeerError<A>;
 
 /// A [`Cidr`](super::Cidr) that could not be made: text that is not `ADDRESS/PREFIX`, or a
 /// prefix longer than the address.

@@ -13,13 +13,12 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::Sleep;
 use tower::Service;
 
-use super::error::ClientError;
 use super::header::{self, Parsed, MAX_HEADER_LEN};
 use super::layer::Header;
 use super::stream::ProxiedStream;
 use super::trust::PeerAddr;
 use crate::dispatch::Dispatch;
-use crate::error::BoxError;
+use crate::error::{BoxError, PeerError};
 
 /// The first read's buffer: a header from a balancer (at most a few hundred bytes) and
 /// what follows it in the same segment fit; a larger v2 header grows it.
@@ -27,7 +26,7 @@ const FIRST_READ: usize = 512;
 
 /// Reads a connection's PROXY header, then runs the wrapped service's future for it. Ends
 /// with `Ok` when the connection is closed for its header, and with the service's error,
-/// in a [`ClientError`] when the header named the client, when the service fails.
+/// in a [`PeerError`] naming the client when the header named one, when the service fails.
 #[pin_project]
 pub struct ResponseFuture<S, A, Io>
 where
@@ -107,7 +106,7 @@ where
                     let result = ready!(future.poll(cx)).map_err(|error| {
                         let error = error.into();
                         match client.take() {
-                            Some(client) => Box::new(ClientError::new(client, error)) as BoxError,
+                            Some(client) => Box::new(PeerError::new(client, error)) as BoxError,
                             None => error,
                         }
                     });

@@ -300,8 +300,8 @@ async fn a_handlers_error_carries_the_client_only_when_the_header_named_one() {
         let call = service.ready().await.unwrap().call((addr(BALANCER), server));
         let error = call.await.expect_err("the handler's error");
         let carried = error.downcast_ref::<ClientError<SocketAddr>>();
-        assert_eq!(carried.map(|e| *e.client()), client);
-        let source = carried.map_or(&error, |e| e.handler_error());
+        assert_eq!(carried.map(|e| *e.peer()), client);
+        let source = carried.map_or(&error, |e| e.error());
         assert_eq!(source.to_string(), "handler failed");
     }
 }

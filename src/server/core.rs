@@ -12,7 +12,8 @@
 //! Pausing is the listener's state, so the accept loop does it: the handle numbers what it
 //! wants (`wish`: listen, pause, or stop accepting for good after a hand-over) and wakes the
 //! loop through the closed switch; the loop does it and says which wish it has followed and
-//! how (`followed`), so each caller waits for its own.
+//! how (`followed`), so each caller waits for its own. Callers also wait on the closed
+//! switch: once the server is closed, the loop follows no more wishes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -29,18 +30,12 @@ use crate::family::Family;
 use crate::layer::graceful::ShutdownSignal;
 use crate::layer::{DropIncomingSwitch, Graceful};
 use crate::listener::{ListeningSocket, Live};
-use crate::shutdown::ExistingConnections;
+use crate::shutdown::{ExistingConnections, Readiness};
 use crate::switch::{Switch, Watch};
+use crate::timer::Timer;
 
 /// The `closed` switch's level once the server is closed.
 pub(crate) const CLOSED: u8 = 1;
-
-/// What the accept loop has to react to.
-pub(crate) enum Event {
-    Closed,
-    /// A new wish to follow.
-    Wish,
-}
 
 /// What the server's owner wants of the listener.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +44,28 @@ pub(crate) enum Wish {
     Pause,
     /// Stop accepting for good, without touching the socket: another process accepts on it.
     Retire,
+}
+
+impl Wish {
+    /// The wish numbered `seq`, in one word: the number above two bits of wish.
+    fn pack(self, seq: u64) -> u64 {
+        let wish = match self {
+            Wish::Listen => 0,
+            Wish::Pause => 1,
+            Wish::Retire => 2,
+        };
+        seq << 2 | wish
+    }
+
+    /// The number and the wish packed in `word`.
+    fn unpack(word: u64) -> (u64, Wish) {
+        let wish = match word & 0b11 {
+            0 => Wish::Listen,
+            1 => Wish::Pause,
+            _ => Wish::Retire,
+        };
+        (word >> 2, wish)
+    }
 }
 
 /// Whether the accept loop listens.
@@ -73,7 +90,7 @@ pub(crate) struct Followed {
 pub(crate) struct Limits {
     pub(crate) max_connections: usize,
     pub(crate) max_accepts_per_batch: usize,
-    // Known only for a socket the server bound itself.
+    // Known only for a socket the crate bound.
     pub(crate) backlog: Option<usize>,
 }
 
@@ -88,27 +105,32 @@ pub(crate) struct Core<F: Family> {
     listener_closed: CancellationToken,
     // The listener the accept loop owns now (it changes when a pause ends).
     listener: Mutex<Weak<Live<F>>>,
-    // The latest wish and its number; the number alone, for the loop's check on every turn.
-    wish: Mutex<(u64, Wish)>,
-    wish_seq: AtomicU64,
+    // The latest wish and its number, packed in one word (`Wish::pack`): the loop reads it
+    // on every turn without a lock.
+    wish: AtomicU64,
     followed: watch::Sender<Followed>,
     place: Place<F>,
     graceful: Graceful,
     drop_incoming: DropIncomingSwitch,
-    // Connections handed to the service stack (dropped ones included): each one's id.
+    readiness: Readiness,
+    // Connections accepted, each one's id: those dropped, and those closed unserved because
+    // the server closed as they came, included.
     accepted: AtomicU64,
     // Connections a layer closed for bad input (see `Dispatch::reject`).
     rejected: AtomicU64,
     failures: Arc<AtomicU64>,
     limits: Limits,
+    timer: Timer,
 }
 
-/// The policies' state a core reports on, as the acceptor made it.
+/// The policies' state a core reports on, as the acceptor made it, and how it sleeps.
 pub(crate) struct Parts {
     pub(crate) graceful: Graceful,
     pub(crate) drop_incoming: DropIncomingSwitch,
+    pub(crate) readiness: Readiness,
     pub(crate) failures: Arc<AtomicU64>,
     pub(crate) limits: Limits,
+    pub(crate) timer: Timer,
 }
 
 impl<F: Family> Core<F> {
@@ -118,15 +140,14 @@ impl<F: Family> Core<F> {
         place: Place<F>,
         parts: Parts,
     ) -> Self {
-        let Parts { graceful, drop_incoming, failures, limits } = parts;
+        let Parts { graceful, drop_incoming, readiness, failures, limits, timer } = parts;
         Core {
             dispatch: ReentrantMutex::new(()),
             closed: Arc::default(),
             stopped_by: Mutex::new(None),
             listener_closed,
             listener: Mutex::new(Arc::downgrade(listener)),
-            wish: Mutex::new((0, Wish::Listen)),
-            wish_seq: AtomicU64::new(0),
+            wish: AtomicU64::new(Wish::Listen.pack(0)),
             followed: watch::Sender::new(Followed {
                 seq: 0,
                 listening: Listening::Yes,
@@ -135,20 +156,23 @@ impl<F: Family> Core<F> {
             place,
             graceful,
             drop_incoming,
+            readiness,
             accepted: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             failures,
             limits,
+            timer,
         }
     }
 
-    /// Runs `call` (the service's) with the id of a new connection, unless the server has
-    /// closed; then `None`, and the connection is to be dropped.
-    pub(crate) fn dispatch<R>(&self, call: impl FnOnce(u64) -> R) -> Option<R> {
-        self.unless_closed(|| call(self.accepted.fetch_add(1, Ordering::Relaxed) + 1))
+    /// Counts a connection accepted, and gives its id.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.accepted.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    fn unless_closed<R>(&self, call: impl FnOnce() -> R) -> Option<R> {
+    /// Runs `call` (the service's) unless the server has closed; then `None`, and the
+    /// connection is to be dropped.
+    pub(crate) fn dispatch<R>(&self, call: impl FnOnce() -> R) -> Option<R> {
         let _guard = self.dispatch.lock();
         if self.is_closed() {
             return None;
@@ -209,24 +233,24 @@ impl<F: Family> Core<F> {
     }
 
     /// Asks the accept loop to follow `wish`; returns its number and a receiver of what the
-    /// loop does. Once the socket is handed over (`Retire`), no other wish is taken.
-    pub(crate) fn want(&self, wish: Wish) -> (u64, watch::Receiver<Followed>) {
+    /// loop does, or `None` once the socket is handed over (`Retire`): no wish is taken after
+    /// that one.
+    pub(crate) fn want(&self, wish: Wish) -> Option<(u64, watch::Receiver<Followed>)> {
         let followed = self.followed.subscribe();
-        let seq = {
-            let mut latest = self.wish.lock();
-            if latest.1 != Wish::Retire {
-                *latest = (latest.0 + 1, wish);
-                self.wish_seq.store(latest.0, Ordering::SeqCst);
-            }
-            latest.0
-        };
+        let latest = self
+            .wish
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| match Wish::unpack(word) {
+                (_, Wish::Retire) => None,
+                (seq, _) => Some(wish.pack(seq + 1)),
+            })
+            .ok()?;
         self.closed.wake();
-        (seq, followed)
+        Some((Wish::unpack(latest).0 + 1, followed))
     }
 
     /// The latest wish and its number.
     pub(crate) fn wish(&self) -> (u64, Wish) {
-        *self.wish.lock()
+        Wish::unpack(self.wish.load(Ordering::SeqCst))
     }
 
     /// The accept loop says what it did about the wish numbered `followed.seq`.
@@ -238,33 +262,28 @@ impl<F: Family> Core<F> {
         self.followed.borrow().listening
     }
 
-    /// What the accept loop must do next, if anything: stop because the server closed, or
-    /// follow a wish newer than the one numbered `followed`.
-    pub(crate) fn event(&self, followed: u64) -> Option<Event> {
-        if self.is_closed() {
-            Some(Event::Closed)
-        } else if self.wish_seq.load(Ordering::SeqCst) != followed {
-            Some(Event::Wish)
-        } else {
-            None
-        }
+    /// Whether the accept loop has something to react to: the server closed, or a wish
+    /// newer than the one numbered `followed`.
+    pub(crate) fn has_event(&self, followed: u64) -> bool {
+        self.is_closed() || self.wish().0 != followed
     }
 
-    /// [`event`](Self::event), or wakes `cx` when there is one.
+    /// Ready once [`has_event`](Self::has_event); until then wakes `cx` when it may be.
     pub(crate) fn poll_event(
         &self,
         watch: &mut Watch,
         cx: &mut Context<'_>,
         followed: u64,
-    ) -> Poll<Event> {
-        if let Some(event) = self.event(followed) {
-            return Poll::Ready(event);
+    ) -> Poll<()> {
+        if self.has_event(followed) {
+            return Poll::Ready(());
         }
         watch.register_waker(cx);
         // Checked again after registering: a change in between woke this waker.
-        match self.event(followed) {
-            Some(event) => Poll::Ready(event),
-            None => Poll::Pending,
+        if self.has_event(followed) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 
@@ -278,6 +297,15 @@ impl<F: Family> Core<F> {
 
     pub(crate) fn drop_incoming(&self) -> &DropIncomingSwitch {
         &self.drop_incoming
+    }
+
+    pub(crate) fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// How the server sleeps (the accept back-off, a drain's deadline).
+    pub(crate) fn timer(&self) -> Timer {
+        self.timer
     }
 
     pub(crate) fn accepted(&self) -> u64 {
@@ -299,7 +327,7 @@ impl<F: Family> Core<F> {
 
 impl<F: Family> Gate for Core<F> {
     fn call_unless_closed(&self, call: &mut dyn FnMut()) -> bool {
-        self.unless_closed(call).is_some()
+        self.dispatch(call).is_some()
     }
 
     fn count_rejected(&self) {

@@ -2,6 +2,8 @@
 
 pub(crate) mod core;
 mod signals;
+#[cfg(test)]
+mod tests;
 mod wait;
 
 use std::fmt;
@@ -9,7 +11,7 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::core::{Core, Followed, Listening, Wish};
+use self::core::{Core, Followed, Listening, Wish, CLOSED};
 pub use self::signals::DrainOnSignals;
 pub use self::wait::{CloseFinished, Drain, HandlersFinished, PauseChanged, Stopped, Terminated};
 use crate::error::{Endpoint, Error, ServerError};
@@ -17,6 +19,7 @@ use crate::family::Family;
 use crate::layer::graceful::ShutdownSignal;
 use crate::listener::ListeningSocket;
 use crate::shutdown::{Drained, ExistingConnections, Readiness};
+use crate::timer::Timer;
 
 /// A running server: a cheap, cloneable handle, as Async's `Tcp.Server.t`.
 ///
@@ -116,7 +119,14 @@ impl<F: Family> Server<F> {
     /// along (see [`resume`](Self::resume)).
     ///
     /// The pause is made by the accept loop, at once; the returned future says when it is
-    /// done. Pausing a paused server does nothing.
+    /// done. Pausing a paused server does nothing, nor does pausing a closed one.
+    ///
+    /// # Errors
+    ///
+    /// Through the future: the socket could not stop listening; or it could not listen again
+    /// afterwards, so it was left listening (a Unix socket pauses only if it has a path, one
+    /// short enough for the temporary name [`resume`](Self::resume) binds beside it); or the
+    /// socket was handed over ([`Error::HandedOver`]).
     pub fn pause(&self) -> PauseChanged {
         self.want(Wish::Pause)
     }
@@ -129,8 +139,9 @@ impl<F: Family> Server<F> {
     ///
     /// # Errors
     ///
-    /// Through the future: the socket could not listen again (it stays paused), or the
-    /// server is closed.
+    /// Through the future: the socket could not listen again (it stays paused), the server
+    /// is closed ([`Error::ServerClosed`]), or the socket was handed over
+    /// ([`Error::HandedOver`]).
     pub fn resume(&self) -> PauseChanged {
         self.want(Wish::Listen)
     }
@@ -150,14 +161,24 @@ impl<F: Family> Server<F> {
         if core.is_closed() {
             return PauseChanged::new(async move { closed_answer });
         }
-        let (seq, mut followed) = core.want(wish);
+        let Some((seq, mut followed)) = core.want(wish) else {
+            // Handed over: the socket is another process's to pause.
+            let answer = match wish {
+                Wish::Retire => Ok(()),
+                Wish::Listen | Wish::Pause => Err(Error::HandedOver),
+            };
+            return PauseChanged::new(async move { answer });
+        };
         PauseChanged::new(async move {
-            let closed = core.listener_closed().clone();
+            // The server's close, not its listening fd's: once closed, the accept loop
+            // follows no wish, and a view of the socket may keep the fd open long after.
+            let mut closed = core.closed_watch();
             let followed = tokio::select! {
+                biased;
                 followed = followed.wait_for(|followed| followed.seq >= seq) => {
                     followed.map(|followed| followed.clone())
                 }
-                () = closed.cancelled() => return closed_answer,
+                () = closed.reached(CLOSED) => return closed_answer,
             };
             match followed {
                 // This very wish failed; a later one supersedes it.
@@ -182,6 +203,11 @@ impl<F: Family> Server<F> {
     /// on now: resolves once the accept loop holds no connection it took from the backlog.
     pub(crate) async fn retire(&self) {
         let _ = self.want(Wish::Retire).await;
+    }
+
+    /// How the server sleeps, for waits of its own (the hand-over's).
+    pub(crate) fn timer(&self) -> Timer {
+        self.core.timer()
     }
 
     /// Whether [`close`](Self::close) has been called (or the server stopped itself).
@@ -247,6 +273,7 @@ impl<F: Family> Server<F> {
     /// Outside a tokio runtime (the drain runs as a task of its own).
     pub fn drain(&self, deadline: Duration) -> Drain {
         let graceful = self.core.graceful().clone();
+        let timer = self.core.timer();
         graceful.drain();
         self.core.close(ExistingConnections::Keep);
         let drain = tokio::spawn(async move {
@@ -254,7 +281,7 @@ impl<F: Family> Server<F> {
             // it held elsewhere must not hold up the drain.
             tokio::select! {
                 () = graceful.finished() => Drained::Gracefully,
-                () = crate::timer::sleep(deadline) => {
+                () = timer.sleep(deadline) => {
                     let connections = graceful.count();
                     tracing::info!(connections, ?deadline, "drain deadline passed; closing");
                     graceful.close_all();
@@ -272,7 +299,7 @@ impl<F: Family> Server<F> {
 
     /// Whether the server wants new clients: what its health check should report.
     pub fn readiness(&self) -> Readiness {
-        self.core.graceful().readiness()
+        self.core.readiness().clone()
     }
 
     /// Says whether the server wants new clients, for the health check to report: turn it
@@ -281,7 +308,7 @@ impl<F: Family> Server<F> {
     /// ([`DrainOnSignals::not_ready_for`] does this on a termination signal). The server
     /// serves on either way.
     pub fn set_ready(&self, ready: bool) {
-        self.core.graceful().readiness().set(ready);
+        self.core.readiness().set(ready);
     }
 
     /// The signal handlers watch for a drain.
@@ -361,7 +388,8 @@ impl<F: Family> IntoFuture for Server<F> {
 #[non_exhaustive]
 pub struct Metrics {
     /// Connections accepted, including those then dropped by
-    /// [`set_drop_incoming_connections`](Server::set_drop_incoming_connections).
+    /// [`set_drop_incoming_connections`](Server::set_drop_incoming_connections), and those
+    /// closed unserved because the server closed as they were accepted.
     pub accepted: u64,
     /// Connections accepted and closed at once because dropping was on.
     pub dropped: u64,
@@ -373,7 +401,8 @@ pub struct Metrics {
     pub rejected: u64,
     /// Connections being served now ([`Server::num_connections`]).
     pub open: usize,
-    /// Connections served that have ended, whether well or not (`failed` among them).
+    /// Connections served that have ended, whether well or not (`failed` among them), and
+    /// those closed unserved because the server closed as they were accepted.
     pub closed: u64,
 }
 

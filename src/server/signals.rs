@@ -96,7 +96,7 @@ impl<F: Family> IntoFuture for DrainOnSignals<F> {
                 server.set_ready(false);
                 tracing::info!(?not_ready_for, "not ready: serving on until the drain");
                 tokio::select! {
-                    () = crate::timer::sleep(not_ready_for) => {}
+                    () = server.core.timer().sleep(not_ready_for) => {}
                     name = signals.next() => tracing::info!(signal = name, "draining now"),
                 }
             }

@@ -1,41 +1,9 @@
 //! The futures a [`Server`](super::Server) hands out to wait on it, one named type each,
-//! all made the same way: a boxed `async` block behind a type that says what it waits for.
-
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+//! all made the same way (`wait_future!`): a boxed `async` block behind a type that says
+//! what it waits for.
 
 use crate::error::{Error, ServerError};
 use crate::shutdown::Drained;
-
-/// Defines a named future around a boxed, `Send` future of `$output`.
-macro_rules! wait_future {
-    ($(#[$doc:meta])* $name:ident $(<$a:ident>)?, $output:ty) => {
-        $(#[$doc])*
-        pub struct $name$(<$a>)?(Pin<Box<dyn Future<Output = $output> + Send>>);
-
-        impl$(<$a>)? $name$(<$a>)? {
-            pub(crate) fn new(future: impl Future<Output = $output> + Send + 'static) -> Self {
-                $name(Box::pin(future))
-            }
-        }
-
-        impl$(<$a>)? Future for $name$(<$a>)? {
-            type Output = $output;
-
-            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-                self.0.as_mut().poll(cx)
-            }
-        }
-
-        impl$(<$a>)? fmt::Debug for $name$(<$a>)? {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
-            }
-        }
-    };
-}
 
 wait_future! {
     /// Resolves when a server's close has finished: its listening socket is closed, and with

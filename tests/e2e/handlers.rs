@@ -308,3 +308,18 @@ async fn the_default_policy_logs_and_keeps_serving() {
     assert!(!server.is_closed());
     server.invariant();
 }
+
+#[tokio::test]
+async fn a_raised_failure_is_logged_at_error_once_naming_its_peer() {
+    let log = CapturedLog::default();
+    let _guard = log.capture();
+    let server = serve_obedient(Some(OnHandlerError::Raise)).await;
+
+    let failed = end_a_connection(&server, Ending::Fail).await;
+    assert_stopped_by_handler_of(&server, failed).await;
+    let log = log.text();
+    let lines: Vec<_> = log.lines().filter(|line| line.contains(ERROR_MESSAGE)).collect();
+    assert_eq!(lines.len(), 1, "the failure is logged once:\n{log}");
+    assert!(lines[0].contains("ERROR"), "at ERROR: {lines:?}");
+    assert!(lines[0].contains(&failed.to_string()), "naming the peer: {lines:?}");
+}

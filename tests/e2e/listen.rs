@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tcp_serve::{
-    service_fn, Connection, Endpoint, Error, Family, Inet, InetServer, Serve, Unix, UnixServer,
-    WhereToListen,
+    service_fn, Acceptor, Connection, Endpoint, Error, Family, Inet, InetServer, Listener, Serve,
+    Unix, UnixServer, WhereToListen,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
@@ -259,6 +259,16 @@ async fn limits_have_their_defaults_and_follow_the_builder() {
         server.invariant();
         within("close", server.close()).await;
     }
+}
+
+#[tokio::test]
+async fn an_acceptor_on_a_bound_listener_reports_the_backlog_it_listened_with() {
+    let listener = Listener::bind(&localhost()).expect("bind");
+    let server = Acceptor::new(listener).serve(echo::<Inet>()).expect("serve");
+    assert_eq!(server.backlog(), Some(4096));
+    server.invariant();
+    assert_echoes(&mut connect(&server).await, b"served").await;
+    within("close", server.close()).await;
 }
 
 const CHILD_HIGH_LIMIT: &str = "listen::child_max_connections_is_90_percent_of_20000_open_files";

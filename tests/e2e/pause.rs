@@ -236,3 +236,42 @@ async fn a_pause_and_a_resume_asked_at_once_both_resolve_and_the_last_one_wins()
     assert!(server.is_paused());
     assert_refused_at_once(server.listening_on()).await;
 }
+
+#[tokio::test]
+async fn a_pause_asked_as_the_server_closes_resolves_while_a_view_of_its_socket_is_held() {
+    let server = serve_echo().await;
+    // Keeps the listening fd open after the close: the pause must not wait for the fd.
+    let view = server.listening_socket().expect("a view of the listening socket");
+    let pausing = server.pause();
+    let _closing = server.close();
+    within("the pause, the server closed", pausing).await.expect("pausing a closed server is Ok");
+    match within("a resume after close", server.resume()).await {
+        Err(Error::ServerClosed) => {}
+        other => panic!("expected ServerClosed, got {other:?}"),
+    }
+    assert!(server.listening_socket().is_some(), "the view still holds the fd open");
+    drop(view);
+    within("the close, the view dropped", server.close_finished()).await;
+}
+
+#[tokio::test]
+async fn a_unix_pause_that_resume_could_not_undo_is_refused_and_the_server_serves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // As long as a Unix socket path may be (107 bytes): no room for the temporary name that
+    // listening again binds beside it.
+    let name_len = 107 - dir.path().as_os_str().len() - 1;
+    let path = dir.path().join("p".repeat(name_len));
+    assert_eq!(path.as_os_str().len(), 107);
+    let server = unix_server(&path).await;
+
+    let refused = within("the pause", server.pause()).await;
+    let error = refused.expect_err("a pause that could never be undone");
+    assert!(matches!(error, Error::Io { action: "pause listening", .. }), "{error:?}");
+    let cause = std::error::Error::source(&error).expect("the OS-level cause").to_string();
+    assert!(cause.contains("107"), "the cause names the limit: {cause}");
+    assert!(!server.is_paused());
+    let mut client = within("connect", UnixStream::connect(&path)).await.expect("still listening");
+    assert_echoes(&mut client, b"served, not paused").await;
+    drop(client);
+    within("close", server.close()).await;
+}

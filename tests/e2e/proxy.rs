@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use std::future::IntoFuture;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -13,7 +14,10 @@ use common::haproxy::Config;
 use common::log::CapturedLog;
 use common::{assert_echoes, assert_no_reply, connect, within, WAIT};
 use tcp_serve::proxy::{Header, ProxiedStream, ProxyProtocolLayer};
-use tcp_serve::{service_fn, OnHandlerError, Serve, WhereToListen};
+use tcp_serve::tower::ServiceBuilder;
+use tcp_serve::{
+    service_fn, Acceptor, Listener, OnHandlerError, Serve, ServerError, WhereToListen,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::mpsc;
@@ -297,4 +301,32 @@ async fn behind_haproxy_on_a_unix_socket_the_header_names_the_client_in_the_stre
         format!("unnamed peer true client Some({})", local(&client))
     );
     drop(server);
+}
+
+/// A hand-built stack without an error policy: a failure behind the PROXY layer stops the
+/// server for the client the header named, not for the balancer.
+#[tokio::test]
+async fn without_an_error_policy_a_proxied_failure_stops_the_server_for_the_client() {
+    let listener = Listener::bind(&WhereToListen::localhost_port_chosen_by_os()).unwrap();
+    let acceptor = Acceptor::new(listener);
+    let stack = ServiceBuilder::new()
+        .layer(acceptor.graceful_layer())
+        .layer(ProxyProtocolLayer::new())
+        .service(service_fn(|(_client, _stream): (SocketAddr, ProxiedStream<TcpStream>)| async {
+            Err::<(), _>(io::Error::other("failed on purpose"))
+        }));
+    let server = acceptor.serve(stack).unwrap();
+    let mut balancer = connect(&server).await;
+    balancer.write_all(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 443\r\n").await.unwrap();
+    match within("the server to stop", server.clone().into_future()).await {
+        Err(ServerError::Handler { peer, source }) => {
+            assert_eq!(
+                peer,
+                SocketAddr::from(([192, 0, 2, 7], 4242)),
+                "the client, not the balancer"
+            );
+            assert_eq!(source.to_string(), "failed on purpose", "the handler's own error");
+        }
+        other => panic!("expected the handler's error, got {other:?}"),
+    }
 }

@@ -18,14 +18,6 @@ impl DropIncomingSwitch {
         Self::default()
     }
 
-    /// A switch that is on: connections are dropped until it is turned off. A server
-    /// started with it begins paused.
-    pub fn on() -> Self {
-        let switch = Self::new();
-        switch.set(true);
-        switch
-    }
-
     /// Turns dropping on (`true`) or off (`false`) for connections accepted from now on.
     pub fn set(&self, drop: bool) {
         self.0.on.store(drop, Ordering::Relaxed);

@@ -3,7 +3,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::error::{panic_message, BoxError, Raised};
+use crate::error::{panic_message, BoxError, PeerError};
 
 /// What to do when a connection's handler fails (returns `Err` or panics), as Async's
 /// `on_handler_error`.
@@ -18,8 +18,8 @@ pub enum OnHandlerError<A> {
     Ignore,
     /// Stop accepting and close the listening socket (as
     /// [`Server::close`](crate::Server::close)); awaiting the [`Server`](crate::Server)
-    /// then yields the error. When two handlers fail at once, the first to reach the
-    /// acceptor is the one reported.
+    /// then yields the error, which the acceptor logs at ERROR level. When two handlers
+    /// fail at once, the first to reach the acceptor is the one reported.
     Raise,
     /// Call the function with the peer's address and the error, and keep serving. If the
     /// function panics, the server stops as for [`Raise`](Self::Raise).
@@ -74,47 +74,31 @@ pub(super) struct Policy<A> {
 }
 
 impl<A: Clone + fmt::Debug + Send + Sync + 'static> Policy<A> {
-    /// Applies the policy to a failed connection; `Err` gives back the error to raise, with
-    /// the peer the policy reported (the client a PROXY header named, if one did).
+    /// Applies the policy to a failed connection of `peer`, or of the peer a [`PeerError`]
+    /// names (the client a PROXY header named, say); `Err` gives back the error to raise,
+    /// as a `PeerError` for the peer reported. The raised error is logged by whoever stops
+    /// the server for it (the acceptor), not here, so that it is logged once.
     pub(super) fn handle(&self, peer: &A, error: BoxError) -> Result<(), BoxError> {
         self.failures.fetch_add(1, Ordering::Relaxed);
-        let (client, error) = proxied_client::<A>(error);
-        let peer = client.as_ref().unwrap_or(peer);
+        let (peer, error) = match PeerError::<A>::take(error) {
+            Ok((named, error)) => (named, error),
+            Err(error) => (peer.clone(), error),
+        };
         match &self.on_error {
             OnHandlerError::Log => tracing::warn!(?peer, %error, "connection handler failed"),
             OnHandlerError::Ignore => {}
-            OnHandlerError::Raise => {
-                tracing::error!(?peer, %error, "connection handler failed; raising");
-                return Err(Raised::boxed(peer.clone(), error));
-            }
+            OnHandlerError::Raise => return Err(Box::new(PeerError::new(peer, error))),
             OnHandlerError::Call(f) => {
-                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(peer, &error))) {
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(&peer, &error))) {
                     tracing::error!(
                         ?peer,
-                        %error,
                         panic = %panic_message(&*payload),
-                        "the on_handler_error callback panicked; raising"
+                        "the on_handler_error callback panicked; raising the handler's error"
                     );
-                    return Err(Raised::boxed(peer.clone(), error));
+                    return Err(Box::new(PeerError::new(peer, error)));
                 }
             }
         }
         Ok(())
     }
-}
-
-/// The client a PROXY header named, when a PROXY layer wrapped the handler's error with it
-/// (`proxy::ClientError`) and it is of the server's address type, and the handler's own
-/// error: the balancer is the connection's peer, but the client is who the policy should
-/// hear about.
-fn proxied_client<A: fmt::Debug + 'static>(error: BoxError) -> (Option<A>, BoxError) {
-    #[cfg(feature = "proxy-protocol")]
-    let error = match error.downcast::<crate::proxy::ClientError<A>>() {
-        Ok(wrapped) => {
-            let (client, error) = wrapped.into_parts();
-            return (Some(client), error);
-        }
-        Err(error) => error,
-    };
-    (None, error)
 }

@@ -5,7 +5,7 @@ use tower::{service_fn, Layer, Service};
 use tower_test::mock;
 
 use super::{ErrorPolicyLayer, OnHandlerError};
-use crate::error::BoxError;
+use crate::error::{BoxError, PeerError};
 
 /// What a `Call` policy was told: `(peer, error message, sockets still open)`.
 type Reports = Arc<Mutex<Vec<(u16, String, usize)>>>;
@@ -63,6 +63,10 @@ async fn raise_ends_the_future_with_the_error_and_ignore_and_log_do_not() {
         let mut service = layer.layer(service_fn(|_: (u16, ())| async { Err::<(), _>("nope") }));
         let mut connection = tokio_test::task::spawn(service.call((9, ())));
         let ended = assert_ready!(connection.poll());
+        if let Err(raised) = &ended {
+            let raised = raised.downcast_ref::<PeerError<u16>>().expect("raised with its peer");
+            assert_eq!(*raised.peer(), 9);
+        }
         assert_eq!(
             ended.map_err(|e| e.to_string()),
             if raises { Err("nope".into()) } else { Ok(()) }

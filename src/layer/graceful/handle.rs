@@ -4,7 +4,6 @@ use tokio_util::task::TaskTracker;
 
 use super::layer::GracefulLayer;
 use super::signal::ShutdownSignal;
-use crate::shutdown::Readiness;
 use crate::switch::{Switch, Watch};
 
 /// The switch's levels: serving, draining (handlers are told), closing (handlers dropped).
@@ -33,8 +32,6 @@ pub(super) const CLOSING: u8 = 2;
 pub struct Graceful {
     pub(super) switch: Arc<Switch>,
     pub(super) tracker: TaskTracker,
-    // Whether new connections are wanted: a step before the drain, for load balancers.
-    readiness: Readiness,
 }
 
 impl Graceful {
@@ -56,11 +53,6 @@ impl Graceful {
     /// How many connections are live.
     pub fn count(&self) -> usize {
         self.tracker.len()
-    }
-
-    /// Whether the server wants new clients, for its health check to report.
-    pub fn readiness(&self) -> Readiness {
-        self.readiness.clone()
     }
 
     /// Tells every handler, through its [`ShutdownSignal`], that a drain has begun.

@@ -1,16 +1,21 @@
 //! The errors a server reports: [`Error`] when it cannot start, [`ServerError`] when it stops
-//! on its own, and [`HandlerPanicked`] for a handler that panicked.
+//! on its own, and for a failed connection [`PeerError`] (an error and the peer to report it
+//! for) and [`HandlerPanicked`] (a handler that panicked).
 //!
 //! As the standard library's errors do, each says what went wrong in its `Display` and
 //! hands the underlying error out through `source()` only, so a report that walks the chain
 //! (anyhow's, eyre's) names each cause once.
 
-use std::any::Any;
+mod handler;
+
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub(crate) use self::handler::panic_message;
+pub use self::handler::{HandlerPanicked, PeerError};
 
 /// A type-erased error, as tower middleware produces (`tower::BoxError`).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -187,6 +192,10 @@ pub enum Error {
     NoRuntime,
     /// The server is closed, so it cannot listen again.
     ServerClosed,
+    /// The server handed its listening socket to another process
+    /// ([`Server::hand_over`](crate::Server::hand_over)), so it can neither pause nor listen
+    /// again.
+    HandedOver,
     /// Handing the listening socket to a new process (or taking it from the old one) failed.
     /// The old server keeps serving.
     HandOver {
@@ -337,6 +346,11 @@ impl fmt::Display for Error {
                 "the server is closed and cannot listen again; start a new one on the same \
                  address instead"
             ),
+            Error::HandedOver => write!(
+                f,
+                "the server handed its listening socket to another process and accepts no \
+                 more; pause or resume the server that took it over, and drain this one"
+            ),
             Error::HandOver { what, .. } => write!(
                 f,
                 "the hand-over of the listening socket failed: could not {what}; the old \
@@ -368,12 +382,13 @@ impl std::error::Error for Error {
 pub enum ServerError<A> {
     /// A handler failed and the error policy was [`OnHandlerError::Raise`], or a
     /// [`OnHandlerError::Call`] callback panicked; or, in a stack without an error policy,
-    /// a connection's future returned an error.
+    /// a connection's future returned an error. The peer is the one a [`PeerError`] named,
+    /// if the error was one.
     ///
     /// [`OnHandlerError::Raise`]: crate::OnHandlerError::Raise
     /// [`OnHandlerError::Call`]: crate::OnHandlerError::Call
     Handler {
-        /// The peer whose connection failed.
+        /// The peer whose connection failed (the client a PROXY header named, say).
         peer: A,
         /// The handler's error.
         source: Arc<dyn std::error::Error + Send + Sync>,
@@ -418,105 +433,5 @@ impl<A: fmt::Debug> std::error::Error for ServerError<A> {
     }
 }
 
-/// A connection's error as an error policy raises it, with the peer it reported: the
-/// acceptor stops the server with both.
-#[derive(Debug)]
-pub(crate) struct Raised<A> {
-    pub(crate) peer: A,
-    pub(crate) source: BoxError,
-}
-
-impl<A: fmt::Debug + Send + Sync + 'static> Raised<A> {
-    pub(crate) fn boxed(peer: A, source: BoxError) -> BoxError {
-        Box::new(Raised { peer, source })
-    }
-}
-
-impl<A> fmt::Display for Raised<A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.source.fmt(f)
-    }
-}
-
-impl<A: fmt::Debug> std::error::Error for Raised<A> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.source()
-    }
-}
-
-/// The error a handler's panic is turned into, so that it goes through the error policy
-/// like any other handler error.
-#[derive(Clone, Debug)]
-pub struct HandlerPanicked {
-    message: String,
-}
-
-impl HandlerPanicked {
-    /// Wraps the payload that `std::panic::catch_unwind` returned.
-    pub(crate) fn from_payload(payload: Box<dyn Any + Send>) -> Self {
-        HandlerPanicked { message: panic_message(&*payload) }
-    }
-
-    /// The panic's message, or `"Box<dyn Any>"` when it was not a string.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for HandlerPanicked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the handler panicked: {}", self.message)
-    }
-}
-
-impl std::error::Error for HandlerPanicked {}
-
-/// The message of a panic payload, as the default panic hook prints it.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::error::Error as _;
-
-    /// What anyhow and eyre print: each error of the chain, one after another.
-    fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
-        let mut chain = Vec::new();
-        let mut next = Some(error);
-        while let Some(error) = next {
-            chain.push(error.to_string());
-            next = error.source();
-        }
-        chain
-    }
-
-    #[test]
-    fn each_cause_is_printed_once_along_the_chain() {
-        let cause = io::Error::new(io::ErrorKind::AddrInUse, "the OS's words");
-        let error = Error::AddrInUse {
-            endpoint: Endpoint::Inet(([127, 0, 0, 1], 80).into()),
-            source: cause,
-        };
-        let printed = chain(&error);
-        assert_eq!(printed.len(), 2, "{printed:?}");
-        assert!(!printed[0].contains("the OS's words"), "{printed:?}");
-        assert_eq!(printed[1], "the OS's words");
-
-        let handler: ServerError<u16> = ServerError::Handler {
-            peer: 7,
-            source: Arc::new(HandlerPanicked { message: "boom".into() }),
-        };
-        let printed = chain(&handler);
-        assert_eq!(printed.len(), 2, "{printed:?}");
-        assert_eq!(printed.iter().filter(|line| line.contains("boom")).count(), 1, "{printed:?}");
-        assert!(handler.source().is_some());
-    }
-}
+mod tests;
