@@ -173,7 +173,10 @@ where
     fn stays_ready<E: Into<BoxError>>(&self, ready: Result<(), E>) -> bool {
         let Err(error) = ready else { return true };
         let error: BoxError = error.into();
-        tracing::error!(%error, "the service stack failed to become ready; stopping");
+        tracing::error!(
+            error = &*error as &dyn std::error::Error,
+            "the service stack failed to become ready; stopping"
+        );
         self.core.stop(ServerError::NotReady { source: Arc::from(error) });
         false
     }
@@ -205,7 +208,11 @@ where
                     None
                 }
                 Err(error) => {
-                    tracing::warn!(%endpoint, %error, "could not pause; still listening");
+                    tracing::warn!(
+                        %endpoint,
+                        error = &error as &dyn std::error::Error,
+                        "could not pause; still listening"
+                    );
                     Some(error)
                 }
             },
@@ -221,7 +228,11 @@ where
                         None
                     }
                     Err(error) => {
-                        tracing::warn!(%endpoint, %error, "could not listen again; still paused");
+                        tracing::warn!(
+                            %endpoint,
+                            error = &error as &dyn std::error::Error,
+                            "could not listen again; still paused"
+                        );
                         self.paused = Some(paused);
                         Some(error)
                     }

@@ -48,7 +48,11 @@ where
                 Ok(named) => named,
                 Err(error) => (this.peer.take().expect("a connection ends once"), error),
             };
-            tracing::error!(?peer, %error, "a connection raised its error; stopping the server");
+            tracing::error!(
+                ?peer,
+                error = &*error as &dyn std::error::Error,
+                "a connection raised its error; stopping the server"
+            );
             this.core.stop(ServerError::Handler { peer, source: Arc::from(error) });
         }
         Poll::Ready(())

@@ -199,7 +199,11 @@ where
         let parsed = match outcome {
             Outcome::Parsed(parsed) => parsed,
             Outcome::Failed(error) => {
-                tracing::debug!(?peer, %error, "reading the PROXY header failed; closing");
+                tracing::debug!(
+                    ?peer,
+                    error = &error as &dyn std::error::Error,
+                    "reading the PROXY header failed; closing"
+                );
                 return None;
             }
             Outcome::Eof | Outcome::TimedOut => {

@@ -85,7 +85,13 @@ impl<A: Clone + fmt::Debug + Send + Sync + 'static> Policy<A> {
             Err(error) => (peer.clone(), error),
         };
         match &self.on_error {
-            OnHandlerError::Log => tracing::warn!(?peer, %error, "connection handler failed"),
+            OnHandlerError::Log => {
+                tracing::warn!(
+                    ?peer,
+                    error = &*error as &dyn std::error::Error,
+                    "connection handler failed"
+                )
+            }
             OnHandlerError::Ignore => {}
             OnHandlerError::Raise => return Err(Box::new(PeerError::new(peer, error))),
             OnHandlerError::Call(f) => {
