@@ -113,6 +113,9 @@ mod serve;
 mod server;
 mod shutdown;
 mod switch;
+#[cfg(test)]
+#[allow(unreachable_pub)] // `pub` for the end-to-end tests, which include the file too.
+mod test_log;
 mod timer;
 
 pub mod handover;

@@ -21,6 +21,7 @@ use super::{Http, Peer};
 use crate::dispatch::{self, Gate};
 use crate::error::{BoxError, HandlerPanicked};
 use crate::layer::graceful::{Graceful, ShutdownSignal};
+use crate::test_log::CapturedLog;
 
 const PEER: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7)), 4242);
@@ -450,7 +451,7 @@ async fn a_head_stalled_past_a_read_timeout_layer_in_front_is_rejected() {
     const LIMIT: Duration = Duration::from_secs(2);
     let server = Arc::new(FakeServer::default());
     let log = CapturedLog::default();
-    let _capturing = log.capture();
+    let _capturing = log.capture_at(tracing::Level::DEBUG);
     let mut stack = crate::timeout::ReadTimeoutLayer::new(LIMIT).layer(http());
     let (mut client, connection) = connect(&mut stack, &server);
     client.write_all(b"GET / HTTP/1.1\r\nhost: te").await.unwrap();
@@ -463,40 +464,4 @@ async fn a_head_stalled_past_a_read_timeout_layer_in_front_is_rejected() {
     let text = log.text();
     let line = text.lines().find(|line| line.contains("the client is to blame")).expect(&text);
     assert!(line.contains("read timeout of 2s exceeded"), "{line}");
-}
-
-/// What the adapter logs, at DEBUG, while it is alive, on this thread (a current-thread
-/// runtime's tasks); as `tests/common/log.rs` does for the end-to-end tests.
-#[derive(Clone, Default)]
-struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLog {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl CapturedLog {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        use tracing_subscriber::util::SubscriberInitExt;
-        let writer = self.clone();
-        let guard = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish()
-            .set_default();
-        // A test thread without a subscriber may have cached "never" for a callsite.
-        tracing::callsite::rebuild_interest_cache();
-        guard
-    }
 }

@@ -2,14 +2,13 @@
 //! states a client alone cannot bring about (`retire` is the hand-over's last step); what a
 //! failed hand-over logs; and which `Readiness` handle the server reports through.
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tower::Layer;
 
 use crate::error::Error;
+use crate::test_log::CapturedLog;
 use crate::{service_fn, Connection, Inet, InetServer, Serve, WhereToListen};
 
 /// The longest any single event may take before a test fails instead of hanging.
@@ -60,35 +59,17 @@ async fn a_retire_asked_as_the_server_closes_resolves_while_a_view_of_its_socket
     within("the close, the view dropped", server.close_finished()).await;
 }
 
-/// Log lines, as text, for a subscriber's writer.
-#[derive(Clone, Default)]
-struct CapturedLog(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for CapturedLog {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_failed_hand_over_logs_the_cause_and_the_server_serves_on() {
     let log = CapturedLog::default();
-    let writer = log.clone();
-    let subscriber =
-        tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = log.capture();
     let server = serve().await;
 
     let missing = tokio::process::Command::new("/nonexistent/tcp-serve-successor");
     let failed = within("the hand-over", server.hand_over(missing)).await;
     let error = failed.expect_err("no such program");
     assert!(matches!(error, Error::HandOver { .. }), "{error:?}");
-    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let text = log.text();
     let line = text.lines().find(|line| line.contains("hand-over failed")).expect(&text);
     assert!(line.contains("WARN"), "{line}");
     // The cause (ENOENT), which the error's own message leaves to `source()`.

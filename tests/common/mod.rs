@@ -5,6 +5,7 @@ pub mod child;
 pub mod curl;
 pub mod example;
 pub mod haproxy;
+#[path = "../../src/test_log.rs"]
 pub mod log;
 pub mod skip;
 pub mod tls;
