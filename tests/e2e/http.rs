@@ -173,9 +173,6 @@ async fn what_the_service_logs_is_in_the_connection_span_on_http1_and_http2() {
     // The test's runtime has one thread: the service's tasks log to this capture too.
     let log = common::log::CapturedLog::default();
     let _capturing = log.capture();
-    // tracing caches whether a span is enabled once per process: a test thread without a
-    // subscriber may have cached "never" for the connection span. Ask again, here.
-    tracing::callsite::rebuild_interest_cache();
     let server = Serve::new(localhost()).serve(http(&Arc::default())).await.unwrap();
     for flag in ["--http1.1", "--http2-prior-knowledge"] {
         let reply = curl(&url(&server, "/log"), &[flag]).await;

@@ -157,14 +157,7 @@ async fn naming_server(layer: ProxyProtocolLayer) -> tcp_serve::InetServer {
 #[tokio::test]
 async fn bad_and_stalled_headers_are_rejected_at_debug_never_raised_and_free_their_slot() {
     let log = CapturedLog::default();
-    let writer = log.clone();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish(),
-    );
+    let _guard = log.capture_at(tracing::Level::DEBUG);
     // Long enough that the next client is surely queued before the stalled one is closed.
     let timeout = Duration::from_millis(1500);
     let server = naming_server(ProxyProtocolLayer::new().header_timeout(timeout)).await;
