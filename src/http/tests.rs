@@ -2,7 +2,9 @@
 //! paused time for the timeouts. `tests/e2e/http.rs` does the same through real sockets
 //! and curl.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower::Service;
@@ -27,6 +30,27 @@ const PEER: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7)), 4242);
 const TIMEOUT: Duration = Duration::from_secs(5);
 const SLOW: Duration = Duration::from_secs(1);
+/// The bound on every wait. The tests run on paused time, where it costs nothing and turns
+/// a hang into a failure; it is longer than any wait a test means (the HTTP/2 pings' 40 s).
+const WAIT: Duration = Duration::from_secs(120);
+
+/// `future`'s output, or a failure naming `what` after [`WAIT`].
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// How the connection's task ended.
+async fn ended(connection: JoinHandle<Result<(), BoxError>>) -> Result<(), BoxError> {
+    within("the connection to end", connection).await.expect("the connection's task")
+}
+
+thread_local! {
+    /// Told when a request reaches `/slow`. The service runs on the test's thread: a
+    /// `#[tokio::test]` runtime has one.
+    static SLOW_REACHED: Rc<Notify> = Rc::new(Notify::new());
+}
 
 /// The server, as the adapter sees it through `Dispatch`: a drain switch and a count.
 #[derive(Default)]
@@ -70,6 +94,7 @@ async fn routes(request: Request<Incoming>) -> Result<Response<String>, BoxError
             Ok(reply(StatusCode::OK, &peer.to_string()))
         }
         "/slow" => {
+            SLOW_REACHED.with(|reached| reached.notify_one());
             tokio::time::sleep(SLOW).await;
             Ok(reply(StatusCode::OK, "slow"))
         }
@@ -110,6 +135,10 @@ fn http() -> Http<
 
 /// Reads one response: its head and a body of `content-length` bytes.
 async fn read_response(client: &mut DuplexStream) -> String {
+    within("a response", read_a_response(client)).await
+}
+
+async fn read_a_response(client: &mut DuplexStream) -> String {
     let mut response = Vec::new();
     let mut byte = [0; 1];
     while !response.ends_with(b"\r\n\r\n") {
@@ -135,7 +164,7 @@ async fn read_response(client: &mut DuplexStream) -> String {
 
 async fn assert_eof(client: &mut DuplexStream) {
     let mut rest = Vec::new();
-    client.read_to_end(&mut rest).await.expect("read to EOF");
+    within("EOF", client.read_to_end(&mut rest)).await.expect("read to EOF");
     assert_eq!(String::from_utf8_lossy(&rest), "", "bytes after the last response");
 }
 
@@ -154,7 +183,7 @@ async fn answers_http1_with_the_peer_in_the_request() {
     client.write_all(GET).await.unwrap();
     assert!(read_response(&mut client).await.ends_with("hello"));
     drop(client);
-    connection.await.unwrap().expect("a client leaving is a clean end");
+    ended(connection).await.expect("a client leaving is a clean end");
     assert_eq!(server.rejected(), 0);
 }
 
@@ -165,7 +194,7 @@ async fn a_silent_client_is_closed_at_the_header_read_timeout_and_rejected() {
     let (mut client, connection) = connect(&mut http(), &server);
     assert_eof(&mut client).await;
     assert_eq!(started.elapsed(), TIMEOUT);
-    connection.await.unwrap().expect("not a handler error");
+    ended(connection).await.expect("not a handler error");
     assert_eq!(server.rejected(), 1);
 }
 
@@ -177,7 +206,7 @@ async fn a_client_stalled_in_its_head_is_closed_at_the_header_read_timeout_and_r
     client.write_all(b"GET / HTTP/1.1\r\nhost: te").await.unwrap();
     assert_eof(&mut client).await;
     assert_eq!(started.elapsed(), TIMEOUT);
-    connection.await.unwrap().expect("not a handler error");
+    ended(connection).await.expect("not a handler error");
     assert_eq!(server.rejected(), 1);
 }
 
@@ -190,7 +219,7 @@ async fn an_idle_keep_alive_connection_is_closed_at_the_header_read_timeout_not_
     let answered = Instant::now();
     assert_eof(&mut client).await;
     assert_eq!(answered.elapsed(), TIMEOUT);
-    connection.await.unwrap().expect("not a handler error");
+    ended(connection).await.expect("not a handler error");
     assert_eq!(server.rejected(), 0, "an idle client did nothing wrong");
 }
 
@@ -202,7 +231,7 @@ async fn a_malformed_request_line_is_answered_400_and_rejected() {
     let response = read_response(&mut client).await;
     assert!(response.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{response}");
     assert_eof(&mut client).await;
-    connection.await.unwrap().expect("not a handler error");
+    ended(connection).await.expect("not a handler error");
     assert_eq!(server.rejected(), 1);
 }
 
@@ -216,7 +245,7 @@ async fn too_many_headers_are_answered_431_and_rejected() {
         .unwrap();
     let response = read_response(&mut client).await;
     assert!(response.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{response}");
-    connection.await.unwrap().expect("not a handler error");
+    ended(connection).await.expect("not a handler error");
     assert_eq!(server.rejected(), 1);
 }
 
@@ -229,7 +258,7 @@ async fn a_failing_service_is_a_handler_error_and_a_5xx_is_not() {
     assert!(response.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{response}");
     client.write_all(b"GET /fail HTTP/1.1\r\nhost: test\r\n\r\n").await.unwrap();
     assert_eof(&mut client).await;
-    let error = connection.await.unwrap().expect_err("a handler error");
+    let error = ended(connection).await.expect_err("a handler error");
     assert_eq!(error.to_string(), "the service failed on purpose");
     assert_eq!(server.rejected(), 0);
 }
@@ -240,7 +269,7 @@ async fn a_panicking_service_is_a_handler_error() {
     let (mut client, connection) = connect(&mut http(), &server);
     client.write_all(b"GET /panic HTTP/1.1\r\nhost: test\r\n\r\n").await.unwrap();
     assert_eof(&mut client).await;
-    let error = connection.await.unwrap().expect_err("a handler error");
+    let error = ended(connection).await.expect_err("a handler error");
     let panicked = error.downcast_ref::<HandlerPanicked>().expect("HandlerPanicked");
     assert_eq!(panicked.message(), "the service panicked on purpose");
 }
@@ -250,13 +279,14 @@ async fn a_drain_lets_the_request_in_flight_finish_then_closes() {
     let server = Arc::new(FakeServer::default());
     let (mut client, connection) = connect(&mut http(), &server);
     client.write_all(b"GET /slow HTTP/1.1\r\nhost: test\r\n\r\n").await.unwrap();
-    tokio::time::sleep(SLOW / 2).await;
+    let reached = SLOW_REACHED.with(Rc::clone);
+    within("the request to reach the service", reached.notified()).await;
     server.graceful.drain();
     let response = read_response(&mut client).await;
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(response.contains("connection: close\r\n"), "{response}");
     assert_eof(&mut client).await;
-    connection.await.unwrap().expect("a clean end");
+    ended(connection).await.expect("a clean end");
 }
 
 #[tokio::test(start_paused = true)]
@@ -269,12 +299,12 @@ async fn a_drain_closes_an_idle_keep_alive_connection_at_once() {
     server.graceful.drain();
     assert_eof(&mut client).await;
     assert_eq!(drained.elapsed(), Duration::ZERO);
-    connection.await.unwrap().expect("a clean end");
+    ended(connection).await.expect("a clean end");
 
     // And one that has not sent a byte yet.
     let (mut client, connection) = connect(&mut http(), &server);
     assert_eof(&mut client).await;
-    connection.await.unwrap().expect("a clean end");
+    ended(connection).await.expect("a clean end");
     assert_eq!(server.rejected(), 0);
 }
 
@@ -283,7 +313,7 @@ async fn the_version_check_reads_only_until_the_bytes_decide() {
     let (mut client, mut stream) = tokio::io::duplex(1024);
     client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
     let mut prefix = Vec::new();
-    read_version(&mut stream, &mut prefix).await.unwrap();
+    within("the version", read_version(&mut stream, &mut prefix)).await.unwrap();
     assert_eq!(prefix, b"GET / HTTP/1.1\r\n", "one read, and the first byte decided");
 
     // A prefix of HTTP/2's preface decides nothing yet.
@@ -300,7 +330,7 @@ async fn the_version_check_reads_only_until_the_bytes_decide() {
     let shared = Arc::new(Shared::default());
     let mut prefixed = Prefixed::new(prefix, stream, Arc::clone(&shared));
     let mut read = vec![0; 24 + "and the first frame".len()];
-    prefixed.read_exact(&mut read).await.unwrap();
+    within("the replayed bytes", prefixed.read_exact(&mut read)).await.unwrap();
     assert_eq!(read, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nand the first frame");
     let mut stream_dropped = tokio_test::task::spawn(shared.until_stream_dropped());
     tokio_test::assert_pending!(stream_dropped.poll());
@@ -372,7 +402,7 @@ async fn an_http2_client_silent_after_its_preface_is_closed_by_the_pings_and_rej
     assert_eq!(seen.last(), Some(&H2_GOAWAY_TYPE), "frame types {seen:?}");
     // A ping after 20 s, and 20 s for its answer: the defaults.
     assert_eq!(sent.elapsed(), Duration::from_secs(40));
-    connection.await.unwrap().expect("not a handler error");
+    ended(connection).await.expect("not a handler error");
     assert_eq!(server.rejected(), 1);
 }
 
@@ -427,7 +457,7 @@ async fn a_stalled_body_is_cut_by_a_read_timeout_layer_in_front_and_rejected() {
     let stalled = Instant::now();
     assert_eof(&mut client).await;
     assert_eq!(stalled.elapsed(), LIMIT);
-    connection.await.unwrap().expect("the client's fault, not a handler error");
+    ended(connection).await.expect("the client's fault, not a handler error");
     assert_eq!(server.rejected(), 1);
 }
 
@@ -441,7 +471,7 @@ async fn a_client_cut_by_a_timeout_layer_before_its_first_bytes_is_rejected() {
     let (mut client, connection) = connect(&mut stack, &server);
     assert_eof(&mut client).await;
     assert_eq!(started.elapsed(), LIMIT, "the layer's limit, before the header read timeout");
-    connection.await.unwrap().expect("not a handler error");
+    ended(connection).await.expect("not a handler error");
     assert_eq!(server.rejected(), 1);
 }
 
@@ -458,7 +488,7 @@ async fn a_head_stalled_past_a_read_timeout_layer_in_front_is_rejected() {
     let stalled = Instant::now();
     assert_eof(&mut client).await;
     assert_eq!(stalled.elapsed(), LIMIT, "the layer's limit, before the header read timeout");
-    connection.await.unwrap().expect("not a handler error");
+    ended(connection).await.expect("not a handler error");
     assert_eq!(server.rejected(), 1);
     // hyper's error says only "connection error"; the log has its cause too.
     let text = log.text();

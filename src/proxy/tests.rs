@@ -18,6 +18,16 @@ const CLIENT: &str = "192.0.2.7:4242";
 const FRONTEND: &str = "198.51.100.1:443";
 /// How long the test handler waits for more bytes before it concludes none are coming.
 const QUIET: Duration = Duration::from_secs(1);
+/// The bound on every wait. The tests run on paused time, where it costs nothing and turns
+/// a hang into a failure; it is longer than any wait a test means.
+const WAIT: Duration = Duration::from_secs(120);
+
+/// `future`'s output, or a failure naming `what` after [`WAIT`].
+async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -60,7 +70,7 @@ fn recording(
 }
 
 /// Serves one connection from `peer` through `layer`; the client's end and the
-/// connection's future.
+/// connection's future, which fails the test if it has not ended after [`WAIT`].
 async fn connect(
     layer: &ProxyProtocolLayer,
     calls: &Calls,
@@ -69,7 +79,7 @@ async fn connect(
     let (client, server) = tokio::io::duplex(64 * 1024);
     let mut service = layer.layer(recording(calls));
     let future = service.ready().await.unwrap().call((addr(peer), server));
-    (client, future)
+    (client, async move { within("the connection to end", future).await })
 }
 
 fn v2(address: Option<ProxiedAddress>, tlvs: Vec<Tlv<'static>>) -> Vec<u8> {
@@ -187,7 +197,7 @@ async fn bad_headers_close_the_connection_without_calling_the_handler() {
         assert_eq!(started.elapsed(), Duration::ZERO, "{what}: decided without waiting");
         assert!(calls.lock().unwrap().is_empty(), "{what}: the handler was not called");
         let mut rest = Vec::new();
-        client.read_to_end(&mut rest).await.expect("closed");
+        within("EOF", client.read_to_end(&mut rest)).await.expect("closed");
         assert!(rest.is_empty(), "{what}: closed, nothing sent back");
     }
 }
