@@ -25,6 +25,9 @@ pub(crate) type Slot = Result<Socket, Unusable>;
 pub(crate) enum Unusable {
     /// Handed out by `take` already.
     Taken,
+    /// Handed to `take`, which could not make it a listener (`systemd-socket-activate
+    /// --accept` passes a connection) and closed it: the error it reported, to report again.
+    Refused(Error),
     /// The descriptor is not open.
     Closed,
     /// The descriptor is open but is a file, a pipe or a device.
@@ -107,6 +110,32 @@ impl Unusable {
                 endpoint: Endpoint::Fd(fd),
                 source: io::Error::new(io::ErrorKind::InvalidInput, refusal.clone()),
             },
+            Unusable::Refused(refusal) => again(refusal, fd),
         }
+    }
+}
+
+/// `refusal` once more, for a later `take` of the socket it closed (`Error` holds an
+/// `io::Error`, so it is not `Clone`). Exact for what `adopt` returns once a socket fits:
+/// not listening, neither TCP nor Unix (`AnyListener`), or a failed system call; any other
+/// as its message.
+fn again(refusal: &Error, fd: i32) -> Error {
+    match refusal {
+        Error::NotListening { endpoint } => Error::NotListening { endpoint: endpoint.clone() },
+        Error::WrongFamily { endpoint, expected, found } => {
+            Error::WrongFamily { endpoint: endpoint.clone(), expected, found: found.clone() }
+        }
+        Error::Io { action, endpoint, source } => {
+            let source = match source.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(source.kind(), source.to_string()),
+            };
+            Error::Io { action, endpoint: endpoint.clone(), source }
+        }
+        other => Error::Io {
+            action: "take the socket systemd passed",
+            endpoint: Endpoint::Fd(fd),
+            source: io::Error::other(other.to_string()),
+        },
     }
 }

@@ -45,9 +45,17 @@ static ENVIRONMENT: Mutex<()> = Mutex::new(());
 /// ```
 #[derive(Debug)]
 pub struct ListenFds {
-    names: Vec<String>,
-    // One per name: the socket until `take` hands it out, or why there is none.
-    slots: Vec<Slot>,
+    // By index: descriptor `FIRST_FD + index`.
+    passed: Vec<Passed>,
+}
+
+/// One socket systemd passed.
+#[derive(Debug)]
+pub(super) struct Passed {
+    /// Its `FileDescriptorName=`, or `"unknown"`.
+    pub(super) name: String,
+    /// The socket until `take` hands it out, or why there is none.
+    pub(super) slot: Slot,
 }
 
 impl ListenFds {
@@ -85,25 +93,32 @@ impl ListenFds {
         }
         let names = parsed?;
         let slots = slots.unwrap_or_default();
+        // `zip` would drop the names past the last slot without a word.
         debug_assert_eq!(slots.len(), names.len(), "listenfd read another LISTEN_FDS");
         tracing::debug!(?names, "systemd passed {} sockets", names.len());
-        Ok(ListenFds { names, slots })
+        let passed = names.into_iter().zip(slots).map(|(name, slot)| Passed { name, slot });
+        Ok(ListenFds::from_passed(passed.collect()))
+    }
+
+    /// The sockets in `passed`, `passed[i]` being descriptor `FIRST_FD + i`.
+    pub(super) fn from_passed(passed: Vec<Passed>) -> Self {
+        ListenFds { passed }
     }
 
     /// How many sockets systemd passed (taken or not).
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.passed.len()
     }
 
     /// Whether systemd passed no sockets (`LISTEN_FDS=0`).
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.passed.is_empty()
     }
 
     /// The sockets' names, by index: `FileDescriptorName=` of the `.socket` unit, or
     /// `"unknown"`.
-    pub fn names(&self) -> &[String] {
-        &self.names
+    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.passed.iter().map(|passed| passed.name.as_str())
     }
 
     /// Takes the socket at `index` (from 0, in the `.socket` unit's order) as a
@@ -117,22 +132,26 @@ impl ListenFds {
     /// once); for the descriptor: [`Error::ClosedDescriptor`], [`Error::NotASocket`],
     /// [`Error::NotAStreamSocket`], [`Error::WrongFamily`] (the socket stays, to be taken as
     /// the other family), [`Error::NotListening`] (`systemd-socket-activate --accept` passes
-    /// a connection, not a listener).
+    /// a connection, not a listener). A socket that cannot be a listener (not listening, or
+    /// neither TCP nor Unix) is closed, and every later take of it reports the same error.
     pub fn take<T: FromListenFds>(&mut self, index: usize) -> Result<T, Error> {
         let len = self.len();
-        let slot =
-            self.slots.get_mut(index).ok_or(Error::ListenFdIndexOutOfRange { index, len })?;
-        if let Ok(socket) = slot {
+        let passed =
+            self.passed.get_mut(index).ok_or(Error::ListenFdIndexOutOfRange { index, len })?;
+        if let Ok(socket) = &passed.slot {
             T::fits(socket)?;
         }
-        match std::mem::replace(slot, Err(Unusable::Taken)) {
-            Ok(socket) => T::adopt(socket),
-            Err(unusable) => {
-                let error = unusable.error(index, &self.names[index], FIRST_FD + index as i32);
-                *slot = Err(unusable);
-                Err(error)
-            }
-        }
+        let unusable = match std::mem::replace(&mut passed.slot, Err(Unusable::Taken)) {
+            Ok(socket) => match T::adopt(socket) {
+                Ok(taken) => return Ok(taken),
+                // `adopt` closed the socket: keep why, or a retry could only say "taken".
+                Err(refusal) => Unusable::Refused(refusal),
+            },
+            Err(unusable) => unusable,
+        };
+        let error = unusable.error(index, &passed.name, FIRST_FD + index as i32);
+        passed.slot = Err(unusable);
+        Err(error)
     }
 
     /// Takes the socket named `name` (`FileDescriptorName=` in the `.socket` unit,
@@ -145,16 +164,18 @@ impl ListenFds {
     /// [`Error::UnknownListenFdName`] (it lists the names there are), and those of
     /// [`take`](Self::take).
     pub fn take_named<T: FromListenFds>(&mut self, name: &str) -> Result<T, Error> {
-        let mut named = (0..self.len()).filter(|&index| self.names[index] == name).peekable();
-        let Some(&first) = named.peek() else {
+        let mut named =
+            self.passed.iter().enumerate().filter(|(_, passed)| passed.name == name).peekable();
+        let Some(&(first, _)) = named.peek() else {
             return Err(Error::UnknownListenFdName {
                 name: name.to_owned(),
-                names: self.names.clone(),
+                names: self.names().map(str::to_owned).collect(),
             });
         };
+        // The next one no take has had yet; when all have, the first says why.
         let index = named
-            .find(|&index| !matches!(self.slots[index], Err(Unusable::Taken)))
-            .unwrap_or(first);
+            .find(|(_, passed)| !matches!(passed.slot, Err(Unusable::Taken | Unusable::Refused(_))))
+            .map_or(first, |(index, _)| index);
         self.take(index)
     }
 }

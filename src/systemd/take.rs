@@ -3,10 +3,10 @@
 
 use std::os::fd::AsRawFd;
 
-use socket2::Socket;
+use socket2::{Socket, Type};
 
 use crate::error::{Endpoint, Error};
-use crate::family::sys::check_stream_of;
+use crate::family::sys::{self, check_stream_of, io_error};
 use crate::family::{Family, Inet, Unix};
 use crate::listener::Listener;
 
@@ -56,7 +56,7 @@ pub(crate) mod sealed {
         fn fits(socket: &Socket) -> Result<(), Error>;
 
         /// Makes the socket, which fits, a listener: checks it listens, makes it
-        /// non-blocking and close-on-exec.
+        /// non-blocking and close-on-exec. A socket it refuses is closed.
         fn adopt(socket: Socket) -> Result<Self, Error>;
     }
 }
@@ -72,24 +72,28 @@ impl<F: Family> sealed::Adopt for Listener<F> {
 }
 
 impl sealed::Adopt for AnyListener {
+    // The type only: every family a listener can have is asked for, so a socket of any
+    // other fits no take, and is left to `adopt` to name.
     fn fits(socket: &Socket) -> Result<(), Error> {
-        match check_stream_of::<Inet>(socket, &Endpoint::Fd(socket.as_raw_fd())) {
-            Err(Error::WrongFamily { endpoint, found, .. }) => {
-                <Listener<Unix> as sealed::Adopt>::fits(socket).map_err(|_| Error::WrongFamily {
-                    endpoint,
-                    expected: "a TCP or Unix-domain socket",
-                    found,
-                })
-            }
-            checked => checked,
+        let endpoint = Endpoint::Fd(socket.as_raw_fd());
+        let ty = socket.r#type().map_err(|e| io_error("read the socket's type", &endpoint, e))?;
+        if ty != Type::STREAM {
+            return Err(Error::NotAStreamSocket { found: format!("{ty:?}") });
         }
+        Ok(())
     }
 
     fn adopt(socket: Socket) -> Result<Self, Error> {
-        if <Listener<Inet> as sealed::Adopt>::fits(&socket).is_ok() {
+        let endpoint = Endpoint::Fd(socket.as_raw_fd());
+        let domain =
+            socket.domain().map_err(|e| io_error("read the socket's domain", &endpoint, e))?;
+        if <Inet as sys::Socket>::fits(domain) {
             Listener::from_socket(socket).map(AnyListener::Inet)
-        } else {
+        } else if <Unix as sys::Socket>::fits(domain) {
             Listener::from_socket(socket).map(AnyListener::Unix)
+        } else {
+            let expected = "a TCP or Unix-domain socket";
+            Err(Error::WrongFamily { endpoint, expected, found: format!("{domain:?}") })
         }
     }
 }

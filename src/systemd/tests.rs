@@ -1,15 +1,21 @@
-//! The variables' rules as a pure function, what each bad value is reported as, and
-//! notifications over a real datagram socket. (The environment itself, and real passed
-//! descriptors, are tested end to end in `tests/e2e/systemd.rs`.)
+//! The variables' rules as a pure function, what each bad value is reported as, what each
+//! take of a socket reports, and notifications over a real datagram socket. (The environment
+//! itself, and real passed descriptors, are tested end to end in `tests/e2e/systemd.rs`.)
 
 use std::ffi::OsStr;
+use std::net::{TcpListener, TcpStream};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::Duration;
 
+use socket2::Socket;
+
+use super::listen_fds::{ListenFds, Passed};
 use super::notify::send;
 use super::vars::{parse, Reader, Vars};
-use crate::error::Error;
+use super::AnyListener;
+use crate::error::{Endpoint, Error};
+use crate::{Inet, Listener};
 
 /// The bound on a `recv` of a datagram already sent: it fails instead of hanging.
 const WAIT: Duration = Duration::from_secs(10);
@@ -109,6 +115,60 @@ fn the_lookup_errors_say_what_there_is() {
     assert!(none.to_string().contains("passed no sockets at all"), "{none}");
     let range = Error::ListenFdIndexOutOfRange { index: 2, len: 2 };
     assert!(range.to_string().contains("passed 2 sockets, so there is none at index 2"), "{range}");
+}
+
+/// What `systemd-socket-activate --accept` passes: a connection, not a listening socket.
+/// Returns the client too, to keep the connection open, and the address it was made to.
+fn connection(name: &str) -> (Passed, TcpStream, std::net::SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let client = TcpStream::connect(address).unwrap();
+    // The handshake is done, so the connection is queued and `accept` does not wait.
+    let (connection, _) = listener.accept().unwrap();
+    (Passed { name: name.to_owned(), slot: Ok(Socket::from(connection)) }, client, address)
+}
+
+/// What a `.socket` unit passes: a listening socket.
+fn listening(name: &str) -> Passed {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    Passed { name: name.to_owned(), slot: Ok(Socket::from(listener)) }
+}
+
+#[test]
+fn a_socket_that_is_not_listening_is_reported_as_such_on_every_take_not_as_taken() {
+    let (web, _client, address) = connection("web");
+    let mut fds = ListenFds::from_passed(vec![web, listening("admin")]);
+
+    let first = fds.take::<Listener<Inet>>(0).unwrap_err();
+    assert!(
+        matches!(&first, Error::NotListening { endpoint } if *endpoint == Endpoint::Inet(address)),
+        "{first:?}"
+    );
+    // The first take closed the connection; a retry, by index or by name and as either
+    // type, still says why it was refused.
+    let by_index = fds.take::<AnyListener>(0).unwrap_err();
+    let by_name = fds.take_named::<Listener<Inet>>("web").unwrap_err();
+    for again in [by_index, by_name] {
+        assert!(matches!(again, Error::NotListening { .. }), "{again:?}");
+        assert_eq!(again.to_string(), first.to_string());
+    }
+
+    // A socket handed out is what a second take calls taken.
+    let _admin: Listener<Inet> = fds.take_named("admin").unwrap();
+    let taken = fds.take::<AnyListener>(1).unwrap_err();
+    assert!(matches!(taken, Error::ListenFdTaken { index: 1, .. }), "{taken:?}");
+}
+
+#[test]
+fn a_refused_socket_does_not_hide_the_next_of_its_name() {
+    let (first, _client, _) = connection("web");
+    let mut fds = ListenFds::from_passed(vec![first, listening("web")]);
+    let refused = fds.take_named::<AnyListener>("web").unwrap_err();
+    assert!(matches!(refused, Error::NotListening { .. }), "{refused:?}");
+    let AnyListener::Inet(_web) = fds.take_named("web").unwrap() else { panic!("web is TCP") };
+    // Each has had its take: the first says why it was refused.
+    let again = fds.take_named::<AnyListener>("web").unwrap_err();
+    assert!(matches!(again, Error::NotListening { .. }), "{again:?}");
 }
 
 #[test]

@@ -277,7 +277,7 @@ fn child_takes_the_passed_sockets_and_clears_the_environment() {
         return;
     }
     let mut fds = ListenFds::from_env().expect("the sockets systemd-socket-activate passed");
-    assert_eq!(fds.names(), ["web", "admin"]);
+    assert_eq!(fds.names().collect::<Vec<_>>(), ["web", "admin"]);
     assert_eq!(fds.len(), 2);
 
     // Gone from our environment, so from every child's.
