@@ -120,6 +120,30 @@ mod tests {
         assert_eq!(deadline(now, Duration::MAX), now + FAR_FUTURE);
     }
 
+    /// A read through `stream` still waits after an hour, and takes the next byte.
+    async fn never_runs_out<S: tokio::io::AsyncRead + Unpin>(
+        what: &str,
+        make: impl FnOnce(tokio::io::DuplexStream) -> S,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut peer, server) = tokio::io::duplex(64);
+        let mut stream = make(server);
+        let mut buf = [0; 8];
+        let waiting = tokio::time::timeout(Duration::from_secs(3600), stream.read(&mut buf));
+        assert!(waiting.await.is_err(), "{what}: still waiting after an hour, and no panic");
+        peer.write_all(b"x").await.unwrap();
+        assert_eq!(stream.read(&mut buf).await.unwrap(), 1, "{what}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_whose_limit_is_too_large_to_add_never_runs_out() {
+        use crate::timeout::{WithFirstByteTimeout, WithIdleTimeout, WithMinRate, WithReadTimeout};
+        never_runs_out("first byte", |s| WithFirstByteTimeout::new(s, Duration::MAX)).await;
+        never_runs_out("idle", |s| WithIdleTimeout::new(s, Duration::MAX)).await;
+        never_runs_out("read", |s| WithReadTimeout::new(s, Duration::MAX)).await;
+        never_runs_out("min rate", |s| WithMinRate::new(s, 1024, Duration::MAX)).await;
+    }
+
     /// The timers are boxed so that the streams holding them stay `Unpin`: hyper, rustls
     /// and the PROXY layer take no other.
     #[test]
